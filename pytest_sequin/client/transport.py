@@ -1,0 +1,347 @@
+"""HTTP transport of the embedded client: keep-alive connections, no Nagle, no surprise proxies.
+
+Why not requests
+----------------
+sequin-py sends every call through ``requests.request``: a new TCP connection, a proxy lookup in
+the environment and a full ``PreparedRequest`` pipeline per call. Tests make thousands of tiny
+calls to a loopback server, so the client's own overhead is what a test suite waits on. Measured
+on the CI box (2 vCPU, Python 3.11, loopback server in another process answering a canned JSON
+body, 3 x 3000 keep-alive POSTs with JSON encode/decode, best run; see
+``tests/client/bench_client_transport.py``):
+
+===========================================  =============
+transport                                    per call
+===========================================  =============
+``http.client`` + deque pool (this module)   ~0.16-0.23 ms
+``http.client`` + ``threading.local``        ~0.18-0.24 ms
+``urllib3.HTTPConnectionPool.urlopen``       ~0.25-0.31 ms
+``urllib3.PoolManager.request``              ~0.31 ms
+``requests.Session`` (``trust_env=False``)   ~0.50 ms
+``requests.Session`` (``trust_env=True``)    ~0.70 ms
+``requests.request`` (sequin-py)             ~1.1-1.3 ms
+===========================================  =============
+
+So the transport is ``http.client`` with a small connection pool of our own. It needs no new
+dependency and keeps the whole request path in a few dozen lines we control.
+
+Thread safety without locks
+---------------------------
+An ``HTTPConnection`` must only be used by one thread at a time; a ``requests.Session`` is not
+officially thread-safe either. Idle connections live in a ``collections.deque``: ``pop()`` and
+``append()`` are atomic in CPython, so a thread takes a connection out, owns it for the whole
+exchange and puts it back. No lock is held around I/O. Compared with one connection per thread
+(``threading.local``) the deque costs the same per call (measured above: the difference is noise)
+but lets short-lived threads (thread pools, ``concurrent.futures``) reuse connections instead of
+opening one per thread, and ``close()`` can reach every idle socket. At most ``pool_size`` idle
+connections are kept; extra ones (from bursts of concurrency) are closed when given back.
+
+Other choices
+-------------
+* ``TCP_NODELAY`` is set on every socket (Python < 3.10 does not always do it), so a request sent
+  as two segments never waits for a delayed ACK (the classic 40 ms stall).
+* Before an idle connection is reused it is polled (zero timeout): a readable idle socket means
+  the server closed it (or sent garbage), so it is dropped instead of failing the next request.
+  If a reused connection still dies before any answer arrives, the request is sent again on a fresh
+  connection, but only when the caller says the request can safely be replayed.
+* Proxies: a loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``) never uses a proxy, even
+  when ``HTTP_PROXY`` is set: an embedded server is always reachable directly, and corporate proxy
+  settings routinely break loopback calls. For other hosts the environment's proxy settings
+  (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``, read with ``urllib.request`` like
+  requests does) are read **once**, when the transport is created, not on every call. Only
+  ``http://`` proxies are supported.
+* A timeout (default 30 s) applies to the connect and to every socket read and write, like
+  requests' ``timeout``: a server that accepts and never answers cannot hang a test run.
+* After ``os.fork()`` the child drops the pool inherited from its parent, so two processes never
+  share one socket.
+* Redirects are not followed (the Sequin server never sends one).
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import contextlib
+import http.client
+import ipaddress
+import os
+import select
+import socket
+import ssl
+import urllib.request
+import weakref
+from typing import Deque, Dict, Mapping, NamedTuple, Optional, Tuple, Union
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host"]
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_POOL_SIZE = 8
+
+_Connection = Union[http.client.HTTPConnection, http.client.HTTPSConnection]
+
+# Errors meaning "the peer closed a connection we believed alive": safe to retry a replayable
+# request on a fresh connection when they hit a *reused* connection before any answer arrived.
+_STALE_ERRORS = (
+    BrokenPipeError,
+    ConnectionResetError,  # includes http.client.RemoteDisconnected
+    ConnectionAbortedError,
+    http.client.BadStatusLine,
+)
+
+
+class TransportError(Exception):
+    """A request got no HTTP answer at all (refused, reset, timed out, bad proxy...).
+
+    ``refused`` is what the SDK-compatible layer keys its friendly "We can't reach Sequin" message
+    on; ``timed_out`` lets callers tell a hung server from a dead one.
+    """
+
+    def __init__(self, message: str, *, refused: bool = False, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+        self.timed_out = timed_out
+
+
+class RawResponse(NamedTuple):
+    """What came back on the wire, before any JSON decoding (the client layer owns the rules)."""
+
+    status: int
+    reason: str
+    body: bytes
+    content_type: str
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address and ``::1``."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _NoDelayMixin:
+    """Sets TCP_NODELAY right after connect, whatever the Python version does by itself."""
+
+    sock: Optional[socket.socket]
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        if self.sock is not None:
+            with contextlib.suppress(OSError):  # a platform without TCP_NODELAY
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _HTTPConnection(_NoDelayMixin, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_NoDelayMixin, http.client.HTTPSConnection):
+    pass
+
+
+def _is_dropped(conn: _Connection) -> bool:
+    """An idle keep-alive socket that is readable was closed by the server (or is out of sync)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable)
+    except (OSError, ValueError):
+        return True
+
+
+_ALL_TRANSPORTS: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+
+def _forget_pools_after_fork() -> None:
+    for transport in list(_ALL_TRANSPORTS):
+        transport._pool.clear()  # the parent still owns those sockets; never touch them here
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
+
+
+class Transport:
+    """Sends one HTTP request at a time per borrowed connection; see the module docstring."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        user_agent: str = "pytest-sequin",
+    ) -> None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must look like http://host:port, got {base_url!r}")
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.pool_size = pool_size
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/")
+        self.loopback = is_loopback_host(self.host)
+        self.connections_opened = 0  # diagnostics: proves keep-alive reuse in tests
+        host_header = f"[{self.host}]" if ":" in self.host else self.host
+        default_port = 443 if self.scheme == "https" else 80
+        if self.port != default_port:
+            host_header = f"{host_header}:{self.port}"
+        self._host_header = host_header
+        self._base_headers: Dict[str, str] = {"Accept": "application/json", "User-Agent": user_agent}
+        self._proxy: Optional[Tuple[str, int, Optional[str]]] = None
+        self._proxy_error: Optional[str] = None
+        if not self.loopback:
+            self._configure_proxy_from_env()
+        self._pool: Deque[_Connection] = collections.deque()
+        _ALL_TRANSPORTS.add(self)
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def _configure_proxy_from_env(self) -> None:
+        """Read the environment's proxy settings once, the way requests/urllib do."""
+        proxies = urllib.request.getproxies()
+        proxy_url = proxies.get(self.scheme) or proxies.get("all")
+        if not proxy_url or urllib.request.proxy_bypass(self.host):
+            return
+        if "://" not in proxy_url:
+            proxy_url = "http://" + proxy_url
+        parts = urlsplit(proxy_url)
+        if parts.scheme != "http" or not parts.hostname:
+            self._proxy_error = f"Unsupported proxy {proxy_url!r} (only http:// proxies are supported)"
+            return
+        auth = None
+        if parts.username is not None:
+            creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            auth = "Basic " + base64.b64encode(creds.encode("utf-8")).decode("ascii")
+        self._proxy = (parts.hostname, parts.port or 80, auth)
+
+    @property
+    def proxy(self) -> Optional[str]:
+        """``host:port`` of the proxy in use, or None (always None for loopback base URLs)."""
+        return None if self._proxy is None else f"{self._proxy[0]}:{self._proxy[1]}"
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _new_connection(self) -> _Connection:
+        self.connections_opened += 1
+        if self._proxy is None:
+            if self.scheme == "https":
+                return _HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            return _HTTPConnection(self.host, self.port, timeout=self.timeout)
+        proxy_host, proxy_port, auth = self._proxy
+        if self.scheme == "https":
+            conn: _Connection = _HTTPSConnection(
+                proxy_host, proxy_port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+            conn.set_tunnel(self.host, self.port, headers={"Proxy-Authorization": auth} if auth else None)
+            return conn
+        return _HTTPConnection(proxy_host, proxy_port, timeout=self.timeout)
+
+    def _borrow(self) -> Tuple[_Connection, bool]:
+        """An idle live connection (reused=True) or a new, not yet connected one."""
+        while True:
+            try:
+                conn = self._pool.pop()
+            except IndexError:
+                return self._new_connection(), False
+            if _is_dropped(conn):
+                conn.close()
+                continue
+            return conn, True
+
+    def _give_back(self, conn: _Connection) -> None:
+        if len(self._pool) < self.pool_size:
+            self._pool.append(conn)
+        else:
+            conn.close()
+
+    def close(self) -> None:
+        """Close idle connections; borrowed ones close when their request ends."""
+        while True:
+            try:
+                self._pool.pop().close()
+            except IndexError:
+                return
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Optional[bytes] = None,
+        *,
+        replayable: bool = False,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> RawResponse:
+        """Send ``method path`` (``path`` already URL-encoded, query included) and read the answer.
+
+        Raises TransportError when no HTTP answer is obtained. ``replayable`` allows one retry on a
+        fresh connection when a *reused* keep-alive connection turns out to be dead before any
+        byte of the answer arrived (for requests whose repetition is harmless).
+        """
+        if self._proxy_error is not None:
+            raise TransportError(self._proxy_error)
+        target = self.prefix + path
+        all_headers = dict(self._base_headers)
+        if self._proxy is not None and self.scheme == "http":
+            all_headers["Host"] = self._host_header
+            if self._proxy[2]:
+                all_headers["Proxy-Authorization"] = self._proxy[2]
+            target = f"http://{self._host_header}{target}"
+        if body is not None:
+            all_headers["Content-Type"] = "application/json"
+        if headers:
+            all_headers.update(headers)
+        while True:
+            conn, reused = self._borrow()
+            try:
+                conn.request(method, target, body=body, headers=all_headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except _STALE_ERRORS as exc:
+                conn.close()
+                if reused and replayable:
+                    continue  # the server dropped an idle connection under our feet
+                raise self._wrap(exc, method, path) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise self._wrap(exc, method, path) from exc
+            except BaseException:
+                conn.close()  # e.g. KeyboardInterrupt mid-exchange: the socket state is unknown
+                raise
+            if resp.will_close:
+                conn.close()
+            else:
+                self._give_back(conn)
+            return RawResponse(resp.status, resp.reason, data, resp.getheader("Content-Type") or "")
+
+    def _wrap(self, exc: BaseException, method: str, path: str) -> TransportError:
+        where = f"{method} {self.base_url.rstrip('/')}{path}"
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return TransportError(
+                f"Timed out after {self.timeout:g} s waiting for Sequin: {where}", timed_out=True
+            )
+        refused = isinstance(exc, ConnectionRefusedError) or "Connection refused" in str(exc)
+        detail = str(exc) or type(exc).__name__
+        return TransportError(f"{detail} ({where})", refused=refused)
+
+    def __repr__(self) -> str:
+        return f"Transport({self.base_url!r}, timeout={self.timeout:g}, proxy={self.proxy!r})"
