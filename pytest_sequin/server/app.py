@@ -1,0 +1,248 @@
+"""From an HTTP request to an HTTP answer, without sockets (spec §0, §3, §5.3).
+
+This is the Phoenix part of the real server: body parsing, method override, routing, content
+negotiation, merging parameters and rendering. :func:`handle` is a pure function of the engine
+and the request, so it can be tested without a network.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Mapping
+
+from .engine import Engine
+from .errors import ApiError, framework_error
+from .params import decode_body, decode_query, percent_decode
+
+log = logging.getLogger("pytest_sequin.server")
+
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+
+
+class Response:
+    __slots__ = ("status", "content_type", "body")
+
+    def __init__(self, status: int, content_type: str, body: bytes) -> None:
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(
+        status, JSON_TYPE, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    )
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        fields = part.split(";")
+        media = fields[0].strip().lower()
+        if not media:
+            continue
+        quality = 1.0
+        for field in fields[1:]:
+            name, _, value = field.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media, quality))
+    return ranges
+
+
+def accepts_json(accept: str | None) -> bool:
+    """Phoenix's ``accepts ["json"]``: no header is fine, otherwise JSON must be acceptable."""
+    if accept is None or not accept.strip():
+        return True
+    return any(
+        q > 0 and media in ("*/*", "application/*", "application/json") for media, q in _media_ranges(accept)
+    )
+
+
+def prefers_json_errors(accept: str | None) -> bool:
+    """Errors raised before an endpoint render as JSON only if Accept asks for JSON (§5.3)."""
+    if not accept:
+        return False
+    ranked = sorted(_media_ranges(accept), key=lambda r: -r[1])
+    for media, quality in ranked:
+        if quality <= 0:
+            continue
+        if media == "application/json" or media.endswith("+json") or media == "application/*":
+            return True
+        if media in ("*/*", "text/*", "text/html"):
+            return False
+    return False
+
+
+def render_error(error: ApiError, accept: str | None) -> Response:
+    if error.cause:
+        log.warning("answering %s as the real Sequin would: %s", error.status, error.cause)
+    if error.framework and error.before_endpoint and not prefers_json_errors(accept):
+        return Response(error.status, HTML_TYPE, error.body["errors"]["detail"].encode())
+    return _json(error.status, error.body)
+
+
+# -- actions ----------------------------------------------------------------------------------
+
+Action = Callable[[Engine, Mapping[str, Any]], Response]
+
+
+def _receive(engine: Engine, p: Mapping[str, Any]) -> Response:
+    items = engine.receive(p["consumer"], p)
+    body = ",".join(f'{{"ack_id":"{ack_id}","message":{message.to_json()}}}' for ack_id, message in items)
+    return Response(200, JSON_TYPE, f'{{"data":[{body}]}}'.encode())
+
+
+def _list_messages(engine: Engine, p: Mapping[str, Any]) -> Response:
+    items = engine.list_messages(p["stream"], p)
+    return Response(200, JSON_TYPE, f'{{"data":[{",".join(m.to_json() for m in items)}]}}'.encode())
+
+
+def _get_message(engine: Engine, p: Mapping[str, Any]) -> Response:
+    return Response(200, JSON_TYPE, engine.get_message(p["stream"], p["key"]).to_json().encode())
+
+
+def _consumer_info(engine: Engine, p: Mapping[str, Any]) -> Response:
+    message, infos = engine.message_consumer_info(p["stream"], p["key"])
+    return _json(200, {"data": {"message": message.to_dict(), "consumer_info": infos}})
+
+
+def _peek(engine: Engine, p: Mapping[str, Any]) -> Response:
+    items = engine.peek(p["stream"], p["consumer"], p)
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    body = ",".join(f'{{"message":{m.to_json()},"info":{encode(info)}}}' for m, info in items)
+    return Response(200, JSON_TYPE, f'{{"data":[{body}]}}'.encode())
+
+
+def _update_stream(engine: Engine, p: Mapping[str, Any]) -> Response:
+    raise framework_error(500, cause="PUT/PATCH /api/streams/{s}: the route exists but its action does not")
+
+
+def _ack(engine: Engine, p: Mapping[str, Any]) -> Response:
+    engine.ack(p["consumer"], p)
+    return _json(200, {"success": True})
+
+
+def _nack(engine: Engine, p: Mapping[str, Any]) -> Response:
+    engine.nack(p["consumer"], p)
+    return _json(200, {"success": True})
+
+
+def _publish(engine: Engine, p: Mapping[str, Any]) -> Response:
+    return _json(200, {"data": {"published": engine.publish(p["stream"], p)}})
+
+
+_ROUTES: dict[tuple[str, ...], dict[str, Action]] = {
+    ("streams",): {
+        "GET": lambda e, p: _json(200, {"data": e.list_streams()}),
+        "POST": lambda e, p: _json(200, e.create_stream(p)),
+    },
+    ("streams", "*"): {
+        "GET": lambda e, p: _json(200, e.get_stream(p["stream"])),
+        "DELETE": lambda e, p: _json(200, e.delete_stream(p["stream"])),
+        "PUT": _update_stream,
+        "PATCH": _update_stream,
+    },
+    ("streams", "*", "consumers"): {
+        "GET": lambda e, p: _json(200, {"data": e.list_consumers(p["stream"])}),
+        "POST": lambda e, p: _json(200, e.create_consumer(p["stream"], p)),
+    },
+    ("streams", "*", "consumers", "*"): {
+        "GET": lambda e, p: _json(200, e.get_consumer(p["stream"], p["consumer"])),
+        "PUT": lambda e, p: _json(200, e.update_consumer(p["stream"], p["consumer"], p)),
+        "PATCH": lambda e, p: _json(200, e.update_consumer(p["stream"], p["consumer"], p)),
+        "DELETE": lambda e, p: _json(200, e.delete_consumer(p["stream"], p["consumer"])),
+    },
+    ("streams", "*", "consumers", "*", "receive"): {"GET": _receive, "POST": _receive},
+    ("streams", "*", "consumers", "*", "ack"): {"POST": _ack},
+    ("streams", "*", "consumers", "*", "nack"): {"POST": _nack},
+    ("streams", "*", "consumers", "*", "messages"): {"GET": _peek},
+    ("streams", "*", "messages"): {"GET": _list_messages, "POST": _publish},
+    ("streams", "*", "messages", "*"): {"GET": _get_message},
+    ("streams", "*", "messages", "*", "consumer_info"): {"GET": _consumer_info},
+}
+
+#: Names of the dynamic path segments, by position, as the real router calls them.
+_PATH_PARAM_NAMES = {1: "stream", 3: "consumer"}
+
+
+def _match(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
+    """Literal segments compare raw; dynamic ones are percent-decoded (as Phoenix does)."""
+    for pattern in _ROUTES:
+        if len(pattern) != len(segments):
+            continue
+        path_params: dict[str, str] = {}
+        for i, (expected, actual) in enumerate(zip(pattern, segments)):
+            if expected == "*":
+                name = _PATH_PARAM_NAMES.get(i, "key")
+                path_params[name] = percent_decode(actual)
+            elif expected != actual:
+                break
+        else:
+            return pattern, path_params
+    return None
+
+
+class Request:
+    __slots__ = ("method", "target", "headers", "body")
+
+    def __init__(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> None:
+        self.method = method
+        self.target = target
+        #: Lower-case header names.
+        self.headers = headers
+        self.body = body
+
+
+#: Hook for paths outside /api (the embedded server's private control routes).
+ExtraRoute = Callable[[str, list[str], dict[str, Any]], "Response | None"]
+
+
+def handle(engine: Engine, request: Request, extra_routes: ExtraRoute | None = None) -> Response:
+    """Answer one request. Never raises: any failure becomes the real server's answer."""
+    accept = request.headers.get("accept")
+    try:
+        return _dispatch(engine, request, accept, extra_routes)
+    except ApiError as error:
+        return render_error(error, accept)
+    except Exception:  # an emulator bug: answer like a crash, loudly in the log
+        log.exception("embedded Sequin failed on %s %s", request.method, request.target)
+        return _json(500, {"errors": {"detail": "Internal Server Error"}})
+
+
+def _dispatch(
+    engine: Engine, request: Request, accept: str | None, extra_routes: ExtraRoute | None
+) -> Response:
+    path, _, query = request.target.partition("?")
+    path = path.split("#", 1)[0]
+    query_params = decode_query(query.split("#", 1)[0])
+    body_params = decode_body(request.body, request.headers.get("content-type"))
+    method = request.method.upper()
+    if method == "POST":
+        override = body_params.get("_method")
+        if isinstance(override, str) and override.upper() in ("PUT", "PATCH", "DELETE"):
+            method = override.upper()
+    if method == "HEAD":
+        method = "GET"
+    segments = [s for s in path.split("/") if s]
+    if extra_routes is not None and segments and segments[0].startswith("_"):
+        answer = extra_routes(method, segments, {**query_params, **body_params})
+        if answer is not None:
+            return answer
+    matched = _match(segments[1:]) if segments[:1] == ["api"] else None
+    if matched is None:
+        raise framework_error(404, before_endpoint=True)
+    pattern, path_params = matched
+    action = _ROUTES[pattern].get(method)
+    if action is None:
+        raise framework_error(404, before_endpoint=True)
+    params: dict[str, Any] = {**query_params, **body_params}
+    if not accepts_json(accept) or params.get("_format", "json") != "json":
+        raise framework_error(406, before_endpoint=True)
+    params.update(path_params)
+    return action(engine, params)

@@ -1,0 +1,306 @@
+"""A consumer and its consumer-message rows: the delivery rules of spec §4.
+
+Hot paths avoid scanning all rows. Rows are kept in a dict ordered by ``message_seq`` (a row
+whose seq changes always gets the newest seq on the server, so it just moves to the end), and
+two heaps index what receive needs: ``_ready`` (rows that may be deliverable, by seq) and
+``_timers`` (in-flight rows, by visibility deadline). Heap entries are never removed eagerly;
+each one is checked against the row when it surfaces, which keeps every update O(log n).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+from .ids import new_uuid4
+from .keys import filter_matches
+from .models import (
+    ACKED,
+    AVAILABLE,
+    DELIVERED,
+    IN_FLIGHT,
+    PENDING_REDELIVERY,
+    Message,
+    Row,
+    format_micros,
+    format_seconds,
+)
+
+#: Acked rows are kept until five minutes after backfill completed (§4.5).
+ACK_RETENTION_US = 300 * 1_000_000
+
+_ticks = itertools.count()
+
+
+class Consumer:
+    def __init__(
+        self,
+        consumer_id: str,
+        name: str,
+        stream: Any,
+        filter_key_pattern: str,
+        settings: dict[str, Any],
+        now: int,
+        relations: list[str],
+    ) -> None:
+        self.id = consumer_id
+        self.name = name
+        self.stream = stream
+        self.filter_key_pattern = filter_key_pattern
+        self.filter_tokens = filter_key_pattern.split(".")
+        self.kind: str = settings["kind"]
+        self.status: str = settings["status"]
+        self.ack_wait_ms: int = settings["ack_wait_ms"]
+        self.max_ack_pending: int = settings["max_ack_pending"]
+        self.max_deliver: int | None = settings["max_deliver"]
+        self.max_waiting: int = settings["max_waiting"]
+        self.http_endpoint_id: str | None = settings["http_endpoint_id"]
+        self.backfill_completed_at: int | None = None
+        self.inserted_at = now
+        self.updated_at = now
+        self.relations = relations
+        self.rows: dict[str, Row] = {}
+        self.by_ack_id: dict[str, Row] = {}
+        self._acked_count = 0
+        self._ready: list[tuple[int, int, Row]] = []
+        self._timers: list[tuple[int, int, Row]] = []
+        self._order_version = 0
+        self._boundary_cache: tuple[int, int, int | None] | None = None
+
+    # -- JSON -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "stream_id": self.stream.id,
+            "account_id": self.stream.account_id,
+            "filter_key_pattern": self.filter_key_pattern,
+            "kind": self.kind,
+            "status": self.status,
+            "ack_wait_ms": self.ack_wait_ms,
+            "max_ack_pending": self.max_ack_pending,
+            "max_deliver": self.max_deliver,
+            "max_waiting": self.max_waiting,
+            "http_endpoint_id": self.http_endpoint_id,
+            "inserted_at": format_seconds(self.inserted_at),
+            "updated_at": format_seconds(self.updated_at),
+        }
+
+    # -- retention (§4.5) -----------------------------------------------------------------
+
+    def deletes_acked_rows(self, now: int) -> bool:
+        """Past the 5-minute mark, acks delete rows instead of keeping them."""
+        bca = self.backfill_completed_at
+        return bca is not None and bca + ACK_RETENTION_US < now
+
+    def purge_if_due(self, now: int) -> None:
+        """The background purge of kept acked rows, done lazily on the next access."""
+        if self._acked_count and self.deletes_acked_rows(now):
+            for row in [row for row in self.rows.values() if row.state == ACKED]:
+                self._delete_row(row)
+
+    # -- row bookkeeping ------------------------------------------------------------------
+
+    def matches(self, key_tokens: list[str]) -> bool:
+        return filter_matches(self.filter_tokens, key_tokens)
+
+    def _push_ready(self, row: Row) -> None:
+        heapq.heappush(self._ready, (row.message_seq, next(_ticks), row))
+        if len(self._ready) > 2 * len(self.rows) + 1024:
+            self._rebuild_ready()
+
+    def _rebuild_ready(self) -> None:
+        """Drop stale heap entries once they outnumber the rows (bounded memory)."""
+        self._ready = [
+            (row.message_seq, next(_ticks), row) for row in self.rows.values() if row.state != ACKED
+        ]
+        heapq.heapify(self._ready)
+
+    def _append_row(self, row: Row) -> None:
+        self.rows[row.key] = row
+        self.by_ack_id[row.ack_id] = row
+        cache = self._boundary_cache
+        if cache is not None and cache[2] is None:
+            self._boundary_cache = None
+
+    def _delete_row(self, row: Row) -> None:
+        del self.rows[row.key]
+        del self.by_ack_id[row.ack_id]
+        if row.state == ACKED:
+            self._acked_count -= 1
+        self._order_version += 1
+
+    def _set_state(self, row: Row, state: str) -> None:
+        if row.state == ACKED:
+            self._acked_count -= 1
+        if state == ACKED:
+            self._acked_count += 1
+        row.state = state
+
+    def backfill(self, messages: Any, now: int) -> None:
+        """Create an available row for every matching message, oldest seq first (§4.8).
+
+        The real server handles 10,000 messages synchronously and the rest in a background
+        job; here it is all synchronous (a documented simplification the spec allows).
+        """
+        for message in messages:
+            if self.matches(message.tokens):
+                row = Row(message.key, new_uuid4(), message.seq)
+                self._append_row(row)
+                self._push_ready(row)
+        self.backfill_completed_at = now
+
+    def offer(self, message: Message, now: int) -> None:
+        """Fan-out of an inserted or changed message (§4.7 table)."""
+        row = self.rows.get(message.key)
+        if row is None:
+            row = Row(message.key, new_uuid4(), message.seq)
+            self._append_row(row)
+            self._push_ready(row)
+            return
+        if message.seq <= row.message_seq:
+            return
+        del self.rows[row.key]
+        self.rows[row.key] = row
+        self._order_version += 1
+        row.message_seq = message.seq
+        state = row.state
+        if state == AVAILABLE:
+            self._push_ready(row)
+        elif state in IN_FLIGHT:
+            row.state = PENDING_REDELIVERY
+            if row.not_visible_until is not None and row.not_visible_until <= now:
+                self._push_ready(row)
+        else:  # acked, kept
+            self._set_state(row, AVAILABLE)
+            self._push_ready(row)
+
+    # -- receive (§4.1, §4.2) -------------------------------------------------------------
+
+    def _window_boundary(self) -> int | None:
+        """``message_seq`` of the last row inside the max_ack_pending window (None: no limit)."""
+        size = self.max_ack_pending
+        cache = self._boundary_cache
+        if cache is not None and cache[0] == self._order_version and cache[1] == size:
+            return cache[2]
+        if len(self.rows) <= size:
+            boundary = None
+        else:
+            boundary = next(itertools.islice(self.rows.values(), size - 1, None)).message_seq
+        self._boundary_cache = (self._order_version, size, boundary)
+        return boundary
+
+    def _deliverable(self, row: Row, seq: int, now: int) -> bool:
+        if self.rows.get(row.key) is not row or row.message_seq != seq:
+            return False
+        state = row.state
+        if state == AVAILABLE:
+            return True
+        return state in IN_FLIGHT and row.not_visible_until <= now  # type: ignore[operator]
+
+    def receive(self, batch_size: int, now: int) -> list[tuple[str, Message]]:
+        """Hand out up to ``batch_size`` rows; the caller has checked max_ack_pending >= 0."""
+        self.purge_if_due(now)
+        if self.max_ack_pending == 0 or not self.rows:
+            return []
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            deadline, _, row = heapq.heappop(timers)
+            if self.rows.get(row.key) is row and row.state in IN_FLIGHT and row.not_visible_until == deadline:
+                self._push_ready(row)
+        boundary = self._window_boundary()
+        ready = self._ready
+        chosen: list[Row] = []
+        chosen_ids: set[int] = set()
+        while ready and len(chosen) < batch_size:
+            seq, _, row = ready[0]
+            if not self._deliverable(row, seq, now):
+                heapq.heappop(ready)
+                continue
+            if boundary is not None and seq > boundary:
+                break
+            heapq.heappop(ready)
+            if id(row) not in chosen_ids:
+                chosen_ids.add(id(row))
+                chosen.append(row)
+        deadline = now + self.ack_wait_ms * 1000
+        messages = self.stream.messages
+        result = []
+        for row in chosen:
+            row.state = DELIVERED
+            row.deliver_count += 1
+            row.not_visible_until = deadline
+            row.last_delivered_at = now
+            heapq.heappush(timers, (deadline, next(_ticks), row))
+            message = messages.get(row.key)
+            # §4.1 step 5: a row whose seq no longer names the current version is marked
+            # delivered but left out of the answer.
+            if message is not None and message.seq == row.message_seq:
+                result.append((row.ack_id, message))
+        return result
+
+    # -- ack and nack (§4.4, §4.6) --------------------------------------------------------
+
+    def ack(self, ack_ids: list[str], now: int) -> None:
+        self.purge_if_due(now)
+        delete = self.deletes_acked_rows(now)
+        for ack_id in ack_ids:
+            row = self.by_ack_id.get(ack_id.lower())
+            if row is None:
+                continue
+            if row.state == DELIVERED:
+                if delete:
+                    self._delete_row(row)
+                else:
+                    self._set_state(row, ACKED)
+            elif row.state == PENDING_REDELIVERY:
+                row.state = AVAILABLE
+                row.not_visible_until = None
+                self._push_ready(row)
+
+    def nack(self, ack_ids: list[str], now: int) -> None:
+        self.purge_if_due(now)
+        for ack_id in ack_ids:
+            row = self.by_ack_id.get(ack_id.lower())
+            if row is None or row.state == ACKED:
+                continue
+            row.state = AVAILABLE
+            row.not_visible_until = None
+            self._push_ready(row)
+
+    # -- read-only views (§3.10, §3.11) ---------------------------------------------------
+
+    def info_for_key(self, key: str, now: int) -> dict[str, Any]:
+        """One ``consumer_info`` entry of §3.10."""
+        self.purge_if_due(now)
+        row = self.rows.get(key)
+        entry: dict[str, Any] = {
+            "consumer_id": self.id,
+            "consumer_name": self.name,
+            "consumer_filter_key_pattern": self.filter_key_pattern,
+        }
+        if row is None:
+            entry.update(
+                state="acked" if self.deletes_acked_rows(now) else "available",
+                ack_id=None,
+                deliver_count=None,
+                last_delivered_at=None,
+                not_visible_until=None,
+            )
+            return entry
+        if row.state == ACKED:
+            shown = "acked"
+        elif row.state in IN_FLIGHT and row.not_visible_until > now:  # type: ignore[operator]
+            shown = "pending"
+        else:
+            shown = "available"
+        entry.update(
+            state=shown,
+            ack_id=row.ack_id,
+            deliver_count=row.deliver_count,
+            last_delivered_at=format_micros(row.last_delivered_at),
+            not_visible_until=format_micros(row.not_visible_until),
+        )
+        return entry

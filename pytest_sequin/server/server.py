@@ -1,0 +1,95 @@
+"""The embedded server object: engine + HTTP, started and stopped from Python."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from .app import Request, Response, handle
+from .clock import Clock, ManualClock
+from .control import make_control_routes
+from .engine import Engine
+from .http_server import HttpServer
+
+log = logging.getLogger("pytest_sequin.server")
+
+
+class EmbeddedSequinServer:
+    """An in-process emulation of the Sequin v0.3.7 HTTP API.
+
+    It binds 127.0.0.1 on an ephemeral port by default (port 0), so parallel sessions never
+    fight over 7376. The clock is a :class:`ManualClock` unless one is given: real time that a
+    test can move forward, which is what makes visibility timeouts testable without sleeping.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        seed_default_stream: bool = True,
+        clock: Clock | None = None,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.engine = Engine(self.clock, seed_default_stream=seed_default_stream)
+        self._host = host
+        self._port = port
+        self._http: HttpServer | None = None
+        self._extra_routes = make_control_routes(self.engine)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request in-process (the HTTP layer calls this for every request)."""
+        return handle(self.engine, request, self._extra_routes)
+
+    def start(self) -> EmbeddedSequinServer:
+        """Bind and start serving; returns once connections are accepted."""
+        if self._http is not None:
+            raise RuntimeError("the embedded Sequin server is already running")
+        self._http = HttpServer(self.handle, self._host, self._port)
+        self._http.start()
+        log.info("embedded Sequin serving at %s", self.url)
+        return self
+
+    def stop(self) -> None:
+        """Close every connection and join every thread. Safe to call twice."""
+        http, self._http = self._http, None
+        if http is not None:
+            http.stop()
+
+    @property
+    def is_running(self) -> bool:
+        return self._http is not None
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        if self._http is None:
+            raise RuntimeError("the embedded Sequin server is not running")
+        return self._http.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's time forward (visibility timeouts, acked-row retention)."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("this server was given a clock that cannot be moved")
+        self.clock.advance(seconds)
+
+    def __enter__(self) -> EmbeddedSequinServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where: Any = self.url if self.is_running else "stopped"
+        return f"<EmbeddedSequinServer {where}>"
