@@ -167,8 +167,8 @@ _ROUTES: dict[tuple[str, ...], dict[str, Action]] = {
     ("streams", "*", "messages", "*", "consumer_info"): {"GET": _consumer_info},
 }
 
-#: Names of the dynamic path segments, by position, as the real router calls them.
-_PATH_PARAM_NAMES = {1: "stream", 3: "consumer"}
+#: A dynamic path segment is named after the collection segment before it.
+_PATH_PARAM_NAMES = {"streams": "stream", "consumers": "consumer", "messages": "key"}
 
 
 def _match(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
@@ -179,8 +179,7 @@ def _match(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None
         path_params: dict[str, str] = {}
         for i, (expected, actual) in enumerate(zip(pattern, segments)):
             if expected == "*":
-                name = _PATH_PARAM_NAMES.get(i, "key")
-                path_params[name] = percent_decode(actual)
+                path_params[_PATH_PARAM_NAMES[pattern[i - 1]]] = percent_decode(actual)
             elif expected != actual:
                 break
         else:
