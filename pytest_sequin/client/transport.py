@@ -185,15 +185,23 @@ class Transport:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must look like http://host:port, got {base_url!r}")
         self.base_url = base_url
         self.timeout = float(timeout)
         self.pool_size = pool_size
+        # A bad base URL fails each request (as an SDK-style error), not the constructor: sequin-py
+        # clients are built at import time, and the SDK never raised there either.
+        self._config_error: Optional[str] = None
+        try:
+            parts = urlsplit(base_url)
+            port = parts.port
+        except ValueError as exc:
+            parts, port = urlsplit("http://invalid"), None
+            self._config_error = f"Invalid base URL {base_url!r}: {exc}"
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self._config_error = f"Invalid base URL {base_url!r}: expected http(s)://host[:port]"
         self.scheme = parts.scheme
-        self.host = parts.hostname
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.host = parts.hostname or ""
+        self.port = port or (443 if parts.scheme == "https" else 80)
         self.prefix = parts.path.rstrip("/")
         self.loopback = is_loopback_host(self.host)
         self.connections_opened = 0  # diagnostics: proves keep-alive reuse in tests
@@ -205,7 +213,7 @@ class Transport:
         self._base_headers: Dict[str, str] = {"Accept": "application/json", "User-Agent": user_agent}
         self._proxy: Optional[Tuple[str, int, Optional[str]]] = None
         self._proxy_error: Optional[str] = None
-        if not self.loopback:
+        if not self.loopback and self._config_error is None:
             self._configure_proxy_from_env()
         self._pool: Deque[_Connection] = collections.deque()
         _ALL_TRANSPORTS.add(self)
@@ -297,8 +305,8 @@ class Transport:
         fresh connection when a *reused* keep-alive connection turns out to be dead before any
         byte of the answer arrived (for requests whose repetition is harmless).
         """
-        if self._proxy_error is not None:
-            raise TransportError(self._proxy_error)
+        if self._config_error is not None or self._proxy_error is not None:
+            raise TransportError(self._config_error or self._proxy_error or "")
         target = self.prefix + path
         all_headers = dict(self._base_headers)
         if self._proxy is not None and self.scheme == "http":
