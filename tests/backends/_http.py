@@ -32,7 +32,7 @@ class ScriptedServer:
     def _next(self) -> tuple[int, object]:
         return self.script.pop(0) if len(self.script) > 1 else self.script[0]
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,7 +68,7 @@ class ScriptedServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -25,7 +25,11 @@ ENV = {spec.name: spec.env for spec in OPTIONS}
 
 # Three distinct valid values per option (cli, ini, env) and the parsed expectations.
 LAYER_VALUES = {
-    "url": (("http://cli:1", "http://cli:1"), ("http://ini:2", "http://ini:2"), ("http://env:3", "http://env:3")),
+    "url": (
+        ("http://cli:1", "http://cli:1"),
+        ("http://ini:2", "http://ini:2"),
+        ("http://env:3", "http://env:3"),
+    ),
     "docker": (("auto", "auto"), ("yes", "on"), ("true", "on")),
     "image": (("a/cli:1", "a/cli:1"), ("a/ini:2", "a/ini:2"), ("a/env:3", "a/env:3")),
     "postgres_image": (("pg:cli", "pg:cli"), ("pg:ini", "pg:ini"), ("pg:env", "pg:env")),
@@ -113,12 +117,26 @@ def test_docker_auto():
 @pytest.mark.parametrize(
     ("cli", "ini", "env", "names"),
     [
-        ({"url": "http://h:1", "docker": "on"}, {}, {}, ["--sequin-url (command line)", "--sequin-docker (command line)"]),
+        (
+            {"url": "http://h:1", "docker": "on"},
+            {},
+            {},
+            ["--sequin-url (command line)", "--sequin-docker (command line)"],
+        ),
         ({"url": "http://h:1", "embedded": True}, {}, {}, ["--sequin-url", "--sequin-embedded"]),
         ({"docker": "auto", "embedded": True}, {}, {}, ["--sequin-docker", "--sequin-embedded"]),
-        ({}, {"url": "http://h:1", "docker": "true"}, {}, ["sequin_url (ini file)", "sequin_docker (ini file)"]),
-        ({}, {}, {ENV["url"]: "http://h:1", ENV["docker"]: "1"}, ["PYTEST_SEQUIN_URL (environment)",
-                                                                  "PYTEST_SEQUIN_DOCKER (environment)"]),
+        (
+            {},
+            {"url": "http://h:1", "docker": "true"},
+            {},
+            ["sequin_url (ini file)", "sequin_docker (ini file)"],
+        ),
+        (
+            {},
+            {},
+            {ENV["url"]: "http://h:1", ENV["docker"]: "1"},
+            ["PYTEST_SEQUIN_URL (environment)", "PYTEST_SEQUIN_DOCKER (environment)"],
+        ),
     ],
 )
 def test_conflicts_in_one_layer_name_both_sources(cli, ini, env, names):
@@ -185,8 +203,13 @@ def test_each_option_is_declared_once():
     assert [name for name, _ in ini_options()] == [spec.ini for spec in OPTIONS]
     assert [flags[0] for flags, _ in argparse_options()] == [spec.flag for spec in OPTIONS]
     assert {
-        "--sequin-url", "--sequin-docker", "--sequin-embedded", "--sequin-image",
-        "--sequin-postgres-image", "--sequin-port", "--sequin-timeout",
+        "--sequin-url",
+        "--sequin-docker",
+        "--sequin-embedded",
+        "--sequin-image",
+        "--sequin-postgres-image",
+        "--sequin-port",
+        "--sequin-timeout",
     } == {spec.flag for spec in OPTIONS}
 
 

@@ -90,7 +90,10 @@ def test_dead_holders_are_pruned_and_a_stale_server_is_cleaned_up(tmp_path):
     )
     events = []
     res = SharedResource(
-        tmp_path, "res", start=lambda: events.append("start") or {"new": True}, stop=lambda p: events.append(p)
+        tmp_path,
+        "res",
+        start=lambda: events.append("start") or {"new": True},
+        stop=lambda p: events.append(p),
     )
     lease = res.acquire()
     assert lease.started_here
@@ -118,7 +121,9 @@ def test_release_is_paired_with_acquire(tmp_path):
 
 def test_after_the_last_release_the_next_acquire_starts_again(tmp_path):
     starts = []
-    res = SharedResource(tmp_path, "res", start=lambda: starts.append(1) or {"k": len(starts)}, stop=lambda p: None)
+    res = SharedResource(
+        tmp_path, "res", start=lambda: starts.append(1) or {"k": len(starts)}, stop=lambda p: None
+    )
     res.acquire()
     res.release()
     assert res.acquire().payload == {"k": 2}

@@ -36,7 +36,11 @@ def test_plan_postgres(plan):
     pg = plan.postgres
     assert pg.role == "postgres" and pg.image == "postgres:16"
     assert pg.command == ("postgres", "-c", "wal_level=logical")
-    assert dict(pg.env) == {"POSTGRES_DB": "sequin", "POSTGRES_USER": "postgres", "POSTGRES_PASSWORD": "postgres"}
+    assert dict(pg.env) == {
+        "POSTGRES_DB": "sequin",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": "postgres",
+    }
     assert pg.exposed_ports == (5432,)
     assert pg.network_aliases == ("sequin_postgres",)
     assert pg.wait.kind == "exec" and pg.wait.timeout == 42
@@ -48,8 +52,14 @@ def test_plan_sequin(plan):
     assert seq.role == "sequin" and seq.image == "sequin/sequin:v0.3.7"
     env = dict(seq.env)
     assert set(env) == {
-        "PG_HOSTNAME", "PG_DATABASE", "PG_PORT", "PG_USERNAME", "PG_PASSWORD", "PG_POOL_SIZE",
-        "SECRET_KEY_BASE", "VAULT_KEY",
+        "PG_HOSTNAME",
+        "PG_DATABASE",
+        "PG_PORT",
+        "PG_USERNAME",
+        "PG_PASSWORD",
+        "PG_POOL_SIZE",
+        "SECRET_KEY_BASE",
+        "VAULT_KEY",
     }
     assert env["PG_HOSTNAME"] in plan.postgres.network_aliases
     assert env["PG_DATABASE"] == plan.postgres.env["POSTGRES_DB"]
@@ -176,7 +186,12 @@ def test_core_modules_import_without_docker_extra_and_without_pytest():
         print("ok")
         """
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"

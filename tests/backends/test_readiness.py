@@ -28,8 +28,9 @@ def test_nothing_listening_gives_one_clear_error_within_the_timeout():
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
     with pytest.raises(SequinUnavailable) as info:
-        wait_until_ready(url, timeout=1.0, backend="url", origin="--sequin-url (command line)",
-                         hints=("start the server",))
+        wait_until_ready(
+            url, timeout=1.0, backend="url", origin="--sequin-url (command line)", hints=("start the server",)
+        )
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed <= 1.0 + SLACK
     message = str(info.value)
@@ -60,9 +61,9 @@ def test_retries_through_500_until_200():
 
 
 def test_500_forever_reports_the_last_answer():
-    with ScriptedServer([(500, {"errors": {"detail": "Internal Server Error"}})]) as server:
-        with pytest.raises(SequinUnavailable) as info:
-            wait_until_ready(server.url, timeout=0.5)
+    server = ScriptedServer([(500, {"errors": {"detail": "Internal Server Error"}})])
+    with server, pytest.raises(SequinUnavailable) as info:
+        wait_until_ready(server.url, timeout=0.5)
     assert "HTTP 500" in str(info.value) and "Internal Server Error" in str(info.value)
 
 

@@ -110,8 +110,13 @@ def test_shared_docker_flow_starts_once_and_stops_after_the_last(tmp_path, monke
     """The docker calls are faked; this checks the wiring of coordination, reaper joining, stop."""
     events = []
     with ScriptedServer() as sequin:
-        payload = {"url": sequin.url, "image": "sequin/sequin:v0.3.7", "container_ids": ["c1", "c2"],
-                   "network_id": "n1", "reaper": {"host": "127.0.0.1", "port": 1, "label": "l=x"}}
+        payload = {
+            "url": sequin.url,
+            "image": "sequin/sequin:v0.3.7",
+            "container_ids": ["c1", "c2"],
+            "network_id": "n1",
+            "reaper": {"host": "127.0.0.1", "port": 1, "label": "l=x"},
+        }
 
         def fake_start(cfg, **kwargs):
             events.append(("start", kwargs["share_reaper"], kwargs["engine_probe"]()))
