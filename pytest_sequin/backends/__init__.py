@@ -139,6 +139,7 @@ def start_server(
             backend=BACKEND_DOCKER,
             description=docker_description(payload),
             notes=notes,
+            handle=payload,
             _stop=lambda: stop_docker(payload),
         )
 
@@ -185,5 +186,6 @@ def start_server(
         backend=BACKEND_DOCKER,
         description=docker_description(payload),
         notes=notes,
+        handle=payload,
         _stop=stop,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = [
@@ -89,6 +89,8 @@ class RunningServer:
     ``backend`` is one of ``"embedded"``, ``"url"``, ``"docker"``; ``description`` is the
     part of the header after ``"sequin: "`` (already masked); ``notes`` are extra
     human-readable lines (fallbacks taken, options ignored) for the pytest header.
+    ``handle`` is the backend's own object: the ``EmbeddedSequinServer`` instance (for
+    ``advance_clock`` and friends), the Docker payload dict (container ids...), or None.
     :meth:`stop` is idempotent and thread-safe: the plugin may call it from a finalizer
     and again from ``atexit`` without harm.
     """
@@ -97,6 +99,7 @@ class RunningServer:
     backend: str
     description: str
     notes: tuple[str, ...] = ()
+    handle: Any = field(default=None, repr=False, compare=False)
     _stop: Optional[Callable[[], None]] = field(default=None, repr=False, compare=False)
     _stopped: list[bool] = field(default_factory=lambda: [False], repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

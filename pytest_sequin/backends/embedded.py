@@ -75,5 +75,6 @@ def start_embedded(
         backend=BACKEND_EMBEDDED,
         description=f"embedded server at {mask_url(url)}",
         notes=tuple(notes),
+        handle=server,
         _stop=server.stop,
     )

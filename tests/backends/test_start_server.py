@@ -172,3 +172,14 @@ def test_join_reaper_speaks_the_ryuk_protocol():
     assert received == [b"label=a.b=sid\r\n", b""]
     assert join_reaper(None) is None
     assert join_reaper({"host": "127.0.0.1", "port": free_port(), "label": "x=y"}, timeout=1) is None
+
+
+def test_real_embedded_server():
+    server = start_server(config(timeout=10))
+    try:
+        assert server.backend == "embedded"
+        assert server.handle is not None and server.handle.url == server.url
+        assert server.header_lines() == [f"sequin: embedded server at {server.url}"]
+    finally:
+        server.stop()
+    assert not server.handle.is_running
