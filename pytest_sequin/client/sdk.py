@@ -143,15 +143,18 @@ class SequinClient:
           reason phrase (``"Bad Gateway"``).
         * No HTTP answer: status 500 with the friendly "We can't reach Sequin on ..." text when the
           connection was refused, else the transport error's text (which names the request).
-        * A payload JSON cannot encode (``allow_nan=False``, as requests does) or a success body
-          that is not JSON: status 500 with the ``json`` exception text, as the SDK reports them.
+        * A payload with NaN/infinity or a circular reference (``allow_nan=False`` like requests),
+          or a success body that is not JSON: status 500 with the ``json`` exception text, as the
+          SDK reports them. A payload of a type JSON cannot encode raises ``TypeError``, as it
+          does out of the SDK.
         """
         body_bytes = None
         if payload is not None:
             try:
                 body_bytes = json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
-            except (TypeError, ValueError) as exc:
+            except ValueError as exc:  # NaN/inf, circular: requests wraps these, the SDK returns 500
                 return Reply(None, {"status": 500, "summary": str(exc)}, None, method, path)
+            # A TypeError (a set, a datetime...) propagates, as it does out of sequin-py.
         try:
             raw = self._transport.request(method, path, body_bytes, replayable=replayable)
         except TransportError as exc:

@@ -193,8 +193,13 @@ def test_sdk_methods_pass_non_strings_through(client, stream_name, key, data):
     )
 
 
-def test_unencodable_json_is_an_sdk_style_error(client, stream_name):
-    res, error = client.send_message(stream_name, "k", {1, 2})
-    assert res is None
-    assert error == {"status": 500, "summary": "Object of type set is not JSON serializable"}
-    assert client.send_message(stream_name, "k", float("nan"))[1]["status"] == 500
+def test_unencodable_json_behaves_like_sdk(client, sdk, stream_name):
+    # NaN is a ValueError that requests turns into a (None, 500) result...
+    res, error = client.send_message(stream_name, "k", float("nan"))
+    assert (res, error) == sdk.send_message(stream_name, "k", float("nan"))
+    assert res is None and error["status"] == 500 and "JSON compliant" in error["summary"]
+    # ...while a type json cannot encode raises TypeError out of both clients.
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        client.send_message(stream_name, "k", {1, 2})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        sdk.send_message(stream_name, "k", {1, 2})
