@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import sys
 
 import pytest
 
@@ -23,6 +24,12 @@ def config(**cli):
 
 def fail_probe():
     pytest.fail("the engine must not be probed")
+
+
+@pytest.fixture
+def extra_installed(monkeypatch):
+    """Pretend the docker extra is installed: these tests fake the engine anyway."""
+    monkeypatch.setattr(backends, "import_testcontainers", lambda: None)
 
 
 def test_embedded_backend_with_a_fake_server():
@@ -86,11 +93,13 @@ def test_url_backend_failure_names_the_source_and_the_fixes():
     assert "SEQUIN_URL is never read" in message and "--sequin-docker" in message
 
 
+@pytest.mark.usefixtures("extra_installed")
 def test_auto_uses_docker_when_the_engine_answers():
     choice = select_backend(config(docker="auto"), engine_probe=lambda: UP)
     assert choice.backend == "docker" and choice.engine is UP
 
 
+@pytest.mark.usefixtures("extra_installed")
 def test_auto_falls_back_to_embedded_and_says_so():
     cfg = config(docker="auto", timeout=5)
     choice = select_backend(cfg, engine_probe=lambda: DOWN)
@@ -106,6 +115,7 @@ def test_auto_falls_back_to_embedded_and_says_so():
         server.stop()
 
 
+@pytest.mark.usefixtures("extra_installed")
 def test_shared_docker_flow_starts_once_and_stops_after_the_last(tmp_path, monkeypatch):
     """The docker calls are faked; this checks the wiring of coordination, reaper joining, stop."""
     events = []
@@ -142,6 +152,17 @@ def test_shared_docker_flow_starts_once_and_stops_after_the_last(tmp_path, monke
         second.stop()
         assert events[-2:] == [("stop", ["c1", "c2"]), "reaper-closed"]
         assert sum(1 for e in events if e[0] == "stop") == 1
+
+
+def test_auto_without_the_extra_falls_back_with_the_install_hint(monkeypatch):
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("docker", "testcontainers"):
+            monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "docker", None)
+    monkeypatch.setitem(sys.modules, "testcontainers", None)
+    choice = select_backend(config(docker="auto"), engine_probe=fail_probe)
+    assert choice.backend == "embedded"
+    assert "pip install 'pytest-sequin[docker]'" in choice.note
 
 
 def test_join_reaper_speaks_the_ryuk_protocol():
