@@ -34,6 +34,7 @@ from pytest_sequin.backends.base import BACKEND_DOCKER, BACKEND_EMBEDDED, BACKEN
 
 __all__ = [
     "DEFAULT_POSTGRES_IMAGE",
+    "DEFAULT_PREFIX",
     "DEFAULT_SEQUIN_IMAGE",
     "DEFAULT_TIMEOUT",
     "OPTIONS",
@@ -51,6 +52,7 @@ DEFAULT_SEQUIN_IMAGE = "sequin/sequin:v0.3.7"
 # The image Sequin's own docker/docker-compose.yaml uses for its Postgres service.
 DEFAULT_POSTGRES_IMAGE = "postgres:16"
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_PREFIX = "pytest_"  # same value as pytest_sequin.naming.DEFAULT_PREFIX (checked by a test)
 
 DOCKER_OFF = "off"
 DOCKER_ON = "on"
@@ -138,6 +140,22 @@ def _parse_url(raw: Any) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"the server URL must not have a query or fragment, got {mask_url(text)!r}")
     return text.rstrip("/")
+
+
+def _parse_prefix(raw: Any) -> str:
+    # naming.py owns the rule (it knows the stream-name length budget); it is stdlib-only.
+    from pytest_sequin.naming import validate_prefix
+
+    return validate_prefix(str(raw).strip())
+
+
+def _parse_sweep(raw: Any) -> Optional[float]:
+    if raw is None or (isinstance(raw, bool) and not raw):
+        return None
+    # "0" is a real age (sweep everything not from this run), not "off".
+    if isinstance(raw, str) and raw.strip().lower() in {"off", "no", "false", "never", "none"}:
+        return None
+    return _parse_timeout(raw)
 
 
 def _parse_image(raw: Any) -> str:
@@ -253,6 +271,26 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="SECONDS",
         help=f"How long to wait for the server to answer GET /api/streams (default {DEFAULT_TIMEOUT:g}).",
     ),
+    OptionSpec(
+        name="prefix",
+        flag="--sequin-prefix",
+        ini="sequin_prefix",
+        env="PYTEST_SEQUIN_PREFIX",
+        default=DEFAULT_PREFIX,
+        parse=_parse_prefix,
+        metavar="PREFIX",
+        help=f"Prefix of the stream names the fixtures create (default {DEFAULT_PREFIX!r}).",
+    ),
+    OptionSpec(
+        name="sweep_orphans",
+        flag="--sequin-sweep-orphans",
+        ini="sequin_sweep_orphans",
+        env="PYTEST_SEQUIN_SWEEP_ORPHANS",
+        default=None,
+        parse=_parse_sweep,
+        metavar="SECONDS",
+        help="Delete prefixed streams of other runs older than SECONDS at session start (default: off).",
+    ),
 )
 
 _BY_NAME = {spec.name: spec for spec in OPTIONS}
@@ -332,6 +370,8 @@ class SequinConfig:
     (see :func:`pytest_sequin.backends.select_backend`).  ``url`` is set only for the url
     backend.  ``sources`` maps each option name to where its value came from (e.g.
     ``"--sequin-port (command line)"``); ``notes`` are lines for the pytest header.
+    ``prefix`` and ``sweep_orphans`` (seconds, None = off) are for the fixtures' naming and
+    the orphan sweep, not for the backends.
     """
 
     backend: str
@@ -341,6 +381,8 @@ class SequinConfig:
     postgres_image: str
     port: int
     timeout: float
+    prefix: str = DEFAULT_PREFIX
+    sweep_orphans: Optional[float] = None
     sources: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -440,6 +482,8 @@ def resolve_config(
         postgres_image=values["postgres_image"],
         port=values["port"],
         timeout=values["timeout"],
+        prefix=values["prefix"],
+        sweep_orphans=values["sweep_orphans"],
         sources=tuple((spec.name, _describe(spec, layers[spec.name])) for spec in OPTIONS),
         notes=tuple(notes),
     )

@@ -210,6 +210,8 @@ def test_each_option_is_declared_once():
         "--sequin-postgres-image",
         "--sequin-port",
         "--sequin-timeout",
+        "--sequin-prefix",
+        "--sequin-sweep-orphans",
     } == {spec.flag for spec in OPTIONS}
 
 
@@ -272,3 +274,18 @@ def test_config_is_frozen():
     config = resolve()
     with pytest.raises(AttributeError):
         config.port = 1  # type: ignore[misc]
+
+
+def test_prefix_and_sweep_options():
+    from pytest_sequin.config import DEFAULT_PREFIX
+    from pytest_sequin.naming import DEFAULT_PREFIX as NAMING_DEFAULT
+
+    assert DEFAULT_PREFIX == NAMING_DEFAULT
+    config = resolve()
+    assert config.prefix == DEFAULT_PREFIX and config.sweep_orphans is None
+    config = resolve({"prefix": "ci_"}, {"prefix": "ini_"}, {ENV["sweep_orphans"]: "3600"})
+    assert config.prefix == "ci_" and config.sweep_orphans == 3600.0
+    assert resolve({"sweep_orphans": "off"}, {"sweep_orphans": "60"}).sweep_orphans is None
+    assert resolve({}, {"sweep_orphans": "0"}).sweep_orphans == 0.0  # falsy but real
+    with pytest.raises(SequinConfigError, match=r"sequin_prefix \(ini file\)"):
+        resolve({}, {"prefix": "Bad-Prefix"})
