@@ -155,7 +155,25 @@ def _parse_sweep(raw: Any) -> Optional[float]:
     # "0" is a real age (sweep everything not from this run), not "off".
     if isinstance(raw, str) and raw.strip().lower() in {"off", "no", "false", "never", "none"}:
         return None
-    return _parse_timeout(raw)
+    return _parse_age(raw)
+
+
+_AGE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+DEFAULT_SWEEP_AGE = 3600.0
+
+
+def _parse_age(raw: Any) -> float:
+    """Seconds, or a number with a unit: ``90``, ``30m``, ``1h``, ``2d``."""
+    text = str(raw).strip().lower()
+    if text[-1:] in _AGE_UNITS and text[:-1].strip():
+        try:
+            return _parse_timeout(float(text[:-1])) * _AGE_UNITS[text[-1]]
+        except ValueError:
+            pass
+    try:
+        return _parse_timeout(raw)
+    except ValueError:
+        raise ValueError(f"expected an age such as 3600, 30m, 1h or 2d, got {raw!r}") from None
 
 
 def _parse_image(raw: Any) -> str:
@@ -288,8 +306,32 @@ OPTIONS: tuple[OptionSpec, ...] = (
         env="PYTEST_SEQUIN_SWEEP_ORPHANS",
         default=None,
         parse=_parse_sweep,
-        metavar="SECONDS",
-        help="Delete prefixed streams of other runs older than SECONDS at session start (default: off).",
+        metavar="AGE",
+        arg_kind="optional",
+        const=DEFAULT_SWEEP_AGE,
+        help="At session start, delete streams with the prefix that belong to other runs and are older "
+        "than AGE (seconds, or 30m, 1h, 2d; a bare flag means 1h). Off by default.",
+    ),
+    OptionSpec(
+        name="keep",
+        flag="--sequin-keep",
+        ini="sequin_keep",
+        env="PYTEST_SEQUIN_KEEP",
+        default=False,
+        parse=_parse_bool,
+        arg_kind="flag",
+        help="Keep the streams of failed tests for debugging and print their names.",
+    ),
+    OptionSpec(
+        name="clock_sleep",
+        flag="--sequin-clock-sleep",
+        ini="sequin_clock_sleep",
+        env="PYTEST_SEQUIN_CLOCK_SLEEP",
+        default=False,
+        parse=_parse_bool,
+        arg_kind="flag",
+        help="On a server without clock control, make sequin_clock.advance() sleep for real "
+        "instead of skipping the test.",
     ),
 )
 
@@ -370,8 +412,8 @@ class SequinConfig:
     (see :func:`pytest_sequin.backends.select_backend`).  ``url`` is set only for the url
     backend.  ``sources`` maps each option name to where its value came from (e.g.
     ``"--sequin-port (command line)"``); ``notes`` are lines for the pytest header.
-    ``prefix`` and ``sweep_orphans`` (seconds, None = off) are for the fixtures' naming and
-    the orphan sweep, not for the backends.
+    ``prefix``, ``sweep_orphans`` (seconds, None = off), ``keep`` and ``clock_sleep`` are for
+    the fixtures (naming, orphan sweep, --sequin-keep, sequin_clock), not for the backends.
     """
 
     backend: str
@@ -383,6 +425,8 @@ class SequinConfig:
     timeout: float
     prefix: str = DEFAULT_PREFIX
     sweep_orphans: Optional[float] = None
+    keep: bool = False
+    clock_sleep: bool = False
     sources: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -484,6 +528,8 @@ def resolve_config(
         timeout=values["timeout"],
         prefix=values["prefix"],
         sweep_orphans=values["sweep_orphans"],
+        keep=values["keep"],
+        clock_sleep=values["clock_sleep"],
         sources=tuple((spec.name, _describe(spec, layers[spec.name])) for spec in OPTIONS),
         notes=tuple(notes),
     )

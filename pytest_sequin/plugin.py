@@ -1,25 +1,235 @@
-"""pytest plugin entry point (registered as ``sequin`` through the ``pytest11`` entry point).
+"""The pytest plugin: options, session start/stop, reports. Fixtures live in ``fixtures.py``.
 
-Temporary minimal version: an embedded server per session and its URL. The full fixture set
-lands with the plugin issue.
+Registered as ``sequin`` through the ``pytest11`` entry point, so ``-p no:sequin`` disables
+it. Where the server comes from is decided once per run (:mod:`pytest_sequin.config`):
+
+* without xdist, this process starts (or connects to) the server at session start;
+* under xdist, the controller connects to a URL server or starts the Docker one, once, and
+  hands its URL to the workers; with the embedded backend each worker starts its own server
+  (no cross-process traffic, nothing to coordinate), unless a fixed ``--sequin-port`` asks
+  for one shared server, which the controller then hosts.
+
+A server that cannot be reached stops the run at session start with one message (a
+``pytest.UsageError``), instead of an error in every test.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+import warnings
+from typing import Any, Generator
 
 import pytest
 
-from pytest_sequin.server import EmbeddedSequinServer
+from pytest_sequin import config as config_module
+from pytest_sequin import fixtures
+from pytest_sequin.backends import BACKEND_EMBEDDED, RunningServer, SequinUnavailable, start_server
+from pytest_sequin.backends.base import mask_url
+from pytest_sequin.cleanup import CleanupFailure, Registry, delete_all
+from pytest_sequin.naming import NameFactory, new_run_token
+from pytest_sequin.state import REPORTS_KEY, STATE_KEY, SequinState
+from pytest_sequin.sweep import sweep_orphans
+
+WORKERINPUT_TOKEN = "pytest_sequin_run_token"
+WORKERINPUT_SERVER = "pytest_sequin_server"
 
 
-@pytest.fixture(scope="session")
-def sequin_server() -> Iterator[EmbeddedSequinServer]:
-    server = EmbeddedSequinServer().start()
-    yield server
-    server.stop()
+class SequinCleanupWarning(pytest.PytestWarning):
+    """pytest-sequin could not delete a stream or consumer a test created."""
 
 
-@pytest.fixture(scope="session")
-def sequin_url(sequin_server: EmbeddedSequinServer) -> str:
-    return sequin_server.url
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("sequin", "pytest-sequin (Sequin streams for tests)")
+    for flags, kwargs in config_module.argparse_options():
+        group.addoption(*flags, **kwargs)
+    for name, kwargs in config_module.ini_options():
+        parser.addini(name, **kwargs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sequin(**consumer_options): options for the consumers that pytest-sequin's fixtures create "
+        "(filter_key_pattern, ack_wait_ms, max_ack_pending, max_deliver, ...). Added automatically "
+        "to every test that uses a sequin_* fixture, so -m 'not sequin' deselects them.",
+    )
+    try:
+        resolved = config_module.resolve_config(
+            config_module.cli_values(config.getoption),
+            config_module.ini_values(config.getini),
+            os.environ,
+        )
+    except config_module.SequinConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workerinput = getattr(config, "workerinput", None)
+    token = workerinput.get(WORKERINPUT_TOKEN) if workerinput else None
+    worker_id = workerinput.get("workerid") if workerinput else None
+    token = token or new_run_token()
+    state = SequinState(
+        config=resolved,
+        run_token=token,
+        names=NameFactory(token, worker_id, resolved.prefix),
+        registry=Registry(),
+        is_worker=workerinput is not None,
+    )
+    config.stash[STATE_KEY] = state
+    config.pluginmanager.register(fixtures, "sequin-fixtures")
+    config.pluginmanager.register(_ReportCollector(state), "sequin-reports")
+    if config.pluginmanager.has_plugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(state), "sequin-xdist")
+
+
+class _XdistHooks:
+    """Registered only when pytest-xdist is installed: its hook is unknown otherwise."""
+
+    def __init__(self, state: SequinState) -> None:
+        self.state = state
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[WORKERINPUT_TOKEN] = self.state.run_token
+        server = self.state.server
+        if server is not None:
+            node.workerinput[WORKERINPUT_SERVER] = {
+                "url": server.url,
+                "backend": server.backend,
+                "description": server.description,
+            }
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return config.pluginmanager.has_plugin("dsession") and not hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    state: SequinState = config.stash[STATE_KEY]
+    shared = getattr(config, "workerinput", {}).get(WORKERINPUT_SERVER)
+    if shared is not None:
+        state.server = RunningServer(
+            url=shared["url"], backend=shared["backend"], description=shared["description"]
+        )
+    else:
+        per_worker_embedded = (
+            _is_xdist_controller(config)
+            and state.config.backend == BACKEND_EMBEDDED
+            and state.config.port == 0
+        )
+        if per_worker_embedded:
+            state.per_worker = True
+            return
+        try:
+            state.server = start_server(state.config)
+        except SequinUnavailable as exc:
+            raise pytest.UsageError(str(exc)) from None
+        state.owns_server = True
+        if state.config.sweep_orphans is not None:
+            state.swept = sweep_orphans(state, state.config.sweep_orphans)
+    state.previous_sequin_url = os.environ.get("SEQUIN_URL")
+    os.environ["SEQUIN_URL"] = state.server.url
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state: SequinState | None = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return []
+    lines = state.server.header_lines() if state.server else ["sequin: embedded server in each xdist worker"]
+    lines.append(f"sequin: run token {state.run_token} (stream names start with {state.names.run_prefix})")
+    if state.swept is not None:
+        lines.append(f"sequin: orphan sweep deleted {len(state.swept)} streams")
+    return lines
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(name.startswith("sequin_") for name in getattr(item, "fixturenames", ())):
+            item.add_marker("sequin")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
+    if report.failed and report.when == "call":
+        state: SequinState = item.config.stash[STATE_KEY]
+        streams = state.streams_of(item)
+        if streams and state.server is not None:
+            from pytest_sequin.report import render
+
+            report.sections.append(("sequin state", render(state.client, streams)))
+    return report
+
+
+class _ReportCollector:
+    """Gathers kept streams and cleanup failures from test reports: under xdist the reports
+    reach the controller, which prints the summary."""
+
+    def __init__(self, state: SequinState) -> None:
+        self.state = state
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == "sequin_kept":
+                self.state.kept.extend(value)
+            elif name == "sequin_cleanup_failures":
+                self.state.cleanup_failures.extend(value)
+
+
+def report_cleanup_failures(state: SequinState, failures: list[CleanupFailure]) -> None:
+    """Warn once per process, so a dead server is one message, not one per test."""
+    if not failures:
+        return
+    if not state.warned_cleanup:
+        state.warned_cleanup = True
+        first = failures[0]
+        warnings.warn(
+            SequinCleanupWarning(
+                f"pytest-sequin could not delete {first.kind} {first.name}: {first.reason}"
+                + (
+                    " (the server looks unreachable; later cleanup failures are counted, not repeated)"
+                    if first.unreachable
+                    else ""
+                )
+            ),
+            stacklevel=1,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    state: SequinState | None = session.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    leftovers = [s for s in state.registry.pending() if s.name not in state.kept]
+    if leftovers and state.server is not None and not state.server.stopped:
+        failures = delete_all(leftovers, [], on_deleted=state.registry.discard)
+        state.cleanup_failures.extend(f"{f.kind} {f.name}: {f.reason}" for f in failures)
+    if state.owns_server and state.server is not None:
+        state.server.stop()
+    if state.server is not None:
+        if state.previous_sequin_url is None:
+            os.environ.pop("SEQUIN_URL", None)
+        else:
+            os.environ["SEQUIN_URL"] = state.previous_sequin_url
+    if state.client_instance is not None:
+        state.client_instance.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    state: SequinState | None = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    write = terminalreporter.write_line
+    if state.kept:
+        terminalreporter.section("pytest-sequin: streams kept for debugging (--sequin-keep)")
+        where = mask_url(state.server.url) if state.server else "the worker's embedded server"
+        for name in state.kept:
+            write(f"{name}  at {where}")
+    if state.cleanup_failures:
+        terminalreporter.section("pytest-sequin: cleanup problems")
+        for failure in state.cleanup_failures[:20]:
+            write(f"could not delete {failure}")
+        if len(state.cleanup_failures) > 20:
+            write(f"... and {len(state.cleanup_failures) - 20} more")
+    if state.swept:
+        terminalreporter.section("pytest-sequin: orphan sweep")
+        for name in state.swept:
+            write(f"deleted {name}")

@@ -1,0 +1,176 @@
+"""pytest-sequin's fixtures: small, and each overridable in a conftest.py.
+
+Session scope for what is costly or shared (the server, its URL, one client with keep-alive
+connections); function scope for what a test owns (streams and consumers, deleted at teardown,
+also when the test failed). Module and session variants exist for setups that many tests can
+share, with the trade-off that those tests then see each other's messages.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from pytest_sequin.backends import RunningServer
+from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
+from pytest_sequin.clock import SequinClock
+from pytest_sequin.config import SequinConfig
+from pytest_sequin.factories import ConsumerFactory, Resources, StreamFactory
+from pytest_sequin.naming import NameFactory
+from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
+
+
+def _state(request: pytest.FixtureRequest) -> SequinState:
+    return request.config.stash[STATE_KEY]
+
+
+@pytest.fixture(scope="session")
+def sequin_config(request: pytest.FixtureRequest) -> SequinConfig:
+    """The resolved options (backend, URL, images, timeout, prefix...)."""
+    return _state(request).config
+
+
+@pytest.fixture(scope="session")
+def sequin_server(request: pytest.FixtureRequest) -> RunningServer:
+    """The server in use: ``.url``, ``.backend`` (embedded, url or docker), ``.description``;
+    for the embedded backend ``.handle`` is the in-process server object."""
+    server = _state(request).server
+    if server is None:  # pragma: no cover - the controller of an xdist run never runs tests
+        raise RuntimeError("pytest-sequin: no Sequin server in this process")
+    return server
+
+
+@pytest.fixture(scope="session")
+def sequin_url(sequin_server: RunningServer) -> str:
+    """Base URL of the server, e.g. ``http://127.0.0.1:53817`` (also in ``$SEQUIN_URL``)."""
+    return sequin_server.url
+
+
+@pytest.fixture(scope="session")
+def sequin_client(request: pytest.FixtureRequest, sequin_server: RunningServer) -> SequinClient:
+    """The embedded client bound to the server: sequin-py's methods plus handles."""
+    return _state(request).client
+
+
+@pytest.fixture(scope="session")
+def sequin_names(request: pytest.FixtureRequest) -> NameFactory:
+    """Makes unique, valid names: ``sequin_names.stream_name("hint")``."""
+    return _state(request).names
+
+
+def _resources(request: pytest.FixtureRequest, client: SequinClient, hint: str) -> Resources:
+    state = _state(request)
+    return Resources(client, state.names, state.registry, hint)
+
+
+def _finish(request: pytest.FixtureRequest, resources: Resources) -> None:
+    """Delete a scope's resources; keep them when the test failed and --sequin-keep is on."""
+    state = _state(request)
+    node = request.node
+    reports = node.stash.get(REPORTS_KEY, {}) if isinstance(node, pytest.Item) else {}
+    failed = any(getattr(r, "failed", False) for r in reports.values())
+    if failed and state.config.keep and resources.streams:
+        resources.keep = True
+        names = [s.name for s in resources.streams]
+        node.user_properties.append(("sequin_kept", names))
+        return
+    failures = resources.cleanup()
+    if failures:
+        from pytest_sequin.plugin import report_cleanup_failures
+
+        report_cleanup_failures(state, failures)
+        if isinstance(node, pytest.Item):
+            node.user_properties.append(
+                ("sequin_cleanup_failures", [f"{f.kind} {f.name}: {f.reason}" for f in failures])
+            )
+
+
+@pytest.fixture
+def _sequin_test_resources(
+    request: pytest.FixtureRequest, sequin_client: SequinClient
+) -> Iterator[Resources]:
+    resources = _resources(request, sequin_client, request.node.name)
+    request.node.stash.setdefault(RESOURCES_KEY, []).append(resources)
+    yield resources
+    _finish(request, resources)
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Consumer options from ``@pytest.mark.sequin(...)`` (closest marker wins per key)."""
+    options: dict[str, Any] = {}
+    for marker in reversed(list(request.node.iter_markers("sequin"))):
+        if marker.args:
+            raise pytest.UsageError("@pytest.mark.sequin takes keyword arguments only, e.g. ack_wait_ms=1000")
+        options.update(marker.kwargs)
+    return options
+
+
+@pytest.fixture
+def sequin_stream_factory(_sequin_test_resources: Resources) -> StreamFactory:
+    """``sequin_stream_factory(name=None, **options)`` -> a new stream handle; all are deleted
+    at teardown, with their consumers."""
+    return StreamFactory(_sequin_test_resources)
+
+
+@pytest.fixture
+def sequin_consumer_factory(
+    request: pytest.FixtureRequest, _sequin_test_resources: Resources
+) -> ConsumerFactory:
+    """``sequin_consumer_factory(stream, filter_key_pattern=">", name=None, **options)`` -> a
+    consumer handle; options default to the test's ``@pytest.mark.sequin(...)``."""
+    return ConsumerFactory(_sequin_test_resources, _marker_options(request))
+
+
+@pytest.fixture
+def sequin_stream(sequin_stream_factory: StreamFactory) -> StreamHandle:
+    """A new, uniquely named stream for this test; deleted afterwards, pass or fail."""
+    return sequin_stream_factory()
+
+
+@pytest.fixture
+def sequin_consumer(sequin_stream: StreamHandle, sequin_consumer_factory: ConsumerFactory) -> ConsumerHandle:
+    """A pull consumer on ``sequin_stream`` that matches every key (``>``), unless the test's
+    ``@pytest.mark.sequin(filter_key_pattern=...)`` says otherwise."""
+    return sequin_consumer_factory(sequin_stream)
+
+
+def _scoped_stream(request: pytest.FixtureRequest, client: SequinClient, hint: str) -> Iterator[StreamHandle]:
+    resources = _resources(request, client, hint)
+    stream = resources.create_stream()
+    yield stream
+    _finish(request, resources)
+
+
+@pytest.fixture(scope="module")
+def sequin_module_stream(
+    request: pytest.FixtureRequest, sequin_client: SequinClient
+) -> Iterator[StreamHandle]:
+    """One stream shared by every test of a module: one create instead of one per test, but
+    tests see each other's messages (use distinct keys, and consumers of their own)."""
+    yield from _scoped_stream(request, sequin_client, request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="session")
+def sequin_session_stream(
+    request: pytest.FixtureRequest, sequin_client: SequinClient
+) -> Iterator[StreamHandle]:
+    """One stream for the whole session (per xdist worker with the embedded backend)."""
+    yield from _scoped_stream(request, sequin_client, "session")
+
+
+@pytest.fixture
+def sequin_clock(request: pytest.FixtureRequest, sequin_server: RunningServer) -> SequinClock:
+    """Move the server's clock: ``sequin_clock.advance(31)`` makes a 30 s visibility timeout
+    pass at once. On a server without clock control (a real Sequin) the test is skipped,
+    unless ``--sequin-clock-sleep`` asks to sleep for real instead."""
+    clock = SequinClock(sequin_server.url)
+    if not clock.controllable:
+        if _state(request).config.clock_sleep:
+            return SequinClock(sequin_server.url, sleep=time.sleep)
+        pytest.skip(
+            "sequin_clock needs the embedded server's clock control; this server "
+            f"({sequin_server.description}) has none. Pass --sequin-clock-sleep to sleep for real."
+        )
+    return clock

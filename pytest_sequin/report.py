@@ -1,0 +1,81 @@
+"""The "sequin state" section added to a failing test's report. No pytest here.
+
+A failure in a message-stream test is rarely explained by the assertion alone ("expected 3
+messages, got 2"): what matters is which message is still pending, how often it was delivered,
+which consumer acked what. This renders the streams a test created, their messages and every
+consumer's state per message, bounded in size so a big stream cannot flood the report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+MAX_STREAMS = 5
+MAX_MESSAGES = 20
+MAX_DATA = 40
+
+
+def _abbreviate(text: str, limit: int = MAX_DATA) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
+def _table(rows: list[list[str]], indent: str = "    ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    ]
+
+
+def render_stream(client: Any, stream_name: str) -> list[str]:
+    """Lines describing one stream; never raises (a report must not fail the report)."""
+    stream, error = client.get_stream(stream_name)
+    if error:
+        return [f"stream {stream_name}: {error['status']} {error['summary']}"]
+    consumers, error = client.list_consumers(stream_name)
+    consumers = consumers or []
+    count = stream["stats"]["message_count"]
+    lines = [f"stream {stream_name} ({count} messages, {len(consumers)} consumers)"]
+    messages, error = client.list_messages(stream_name, limit=MAX_MESSAGES)
+    if error:
+        return [*lines, f"  messages: {error['status']} {error['summary']}"]
+    if not messages:
+        lines.append("  no messages")
+    else:
+        rows = [["seq", "key", "data"]] + [
+            [str(m["seq"]), m["key"], _abbreviate(m["data"])] for m in messages
+        ]
+        lines += _table(rows, "  ")
+        if count > len(messages):
+            lines.append(f"  ... {count - len(messages)} more messages not shown")
+    for consumer in consumers:
+        lines.append(
+            f"  consumer {consumer['name']} filter {consumer['filter_key_pattern']!r} "
+            f"ack_wait_ms={consumer['ack_wait_ms']} max_ack_pending={consumer['max_ack_pending']}"
+        )
+    if consumers and messages:
+        lines.append("  per message and consumer: state (deliver_count)")
+        header = ["key"] + [c["name"] for c in consumers]
+        rows = [header]
+        for message in messages:
+            info, error = client.get_message_consumer_info(stream_name, message["key"])
+            states = {}
+            for entry in (info or {}).get("consumer_info", []):
+                count_text = "" if entry["deliver_count"] is None else f" ({entry['deliver_count']})"
+                states[entry["consumer_id"]] = f"{entry['state']}{count_text}"
+            rows.append([message["key"]] + [states.get(c["id"], "-") for c in consumers])
+        lines += _table(rows)
+    return lines
+
+
+def render(client: Any, stream_names: Iterable[str]) -> str:
+    names = list(stream_names)
+    lines: list[str] = []
+    for name in names[:MAX_STREAMS]:
+        try:
+            lines += render_stream(client, name)
+        except Exception as exc:  # the report is best effort by nature
+            lines.append(f"stream {name}: could not be read ({type(exc).__name__}: {exc})")
+    if len(names) > MAX_STREAMS:
+        lines.append(f"... {len(names) - MAX_STREAMS} more streams not shown")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""The fixtures in real pytest sessions: creation, isolation, teardown, SEQUIN_URL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.plugin.conftest import stream_names
+
+
+def test_stream_and_consumer_fixtures_work_end_to_end(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        def test_roundtrip(sequin_stream, sequin_consumer):
+            assert sequin_consumer.stream_name == sequin_stream.name
+            assert sequin_stream.send("orders.1", "hello") == 1
+            [item] = sequin_consumer.receive()
+            assert (item.key, item.data) == ("orders.1", "hello")
+            sequin_consumer.ack(item)
+            assert sequin_consumer.receive() == []
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_teardown_deletes_streams_on_the_server_also_after_failures(pytester, standalone_server):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_pass(sequin_stream, sequin_consumer):
+            sequin_stream.send("a", "1")
+
+        def test_fail(sequin_stream_factory, sequin_consumer_factory):
+            s = sequin_stream_factory()
+            sequin_consumer_factory(s, "a.*", ack_wait_ms=1000)
+            assert False, "boom"
+
+        def test_error_in_setup(sequin_stream, broken):
+            pass
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("setup broke")
+
+        def test_deletes_its_own(sequin_stream, sequin_consumer):
+            sequin_consumer.delete()
+            sequin_stream.delete()
+        """
+    )
+    result = pytester.runpytest("-q", f"--sequin-url={standalone_server.url}")
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    assert stream_names(standalone_server) == ["default"]
+    assert standalone_server.engine.consumers == {}
+    result.stdout.no_fnmatch_line("*could not delete*")
+
+
+def test_two_tests_never_share_a_stream_and_names_are_valid(pytester, standalone_server):
+    pytester.makepyfile(
+        """
+        import re
+        seen = []
+
+        def test_a(sequin_stream, sequin_consumer):
+            seen.append((sequin_stream.name, sequin_consumer.name))
+
+        def test_b(sequin_stream, sequin_consumer):
+            seen.append((sequin_stream.name, sequin_consumer.name))
+            (s1, c1), (s2, c2) = seen
+            assert s1 != s2 and c1 != c2
+            for name in (s1, s2, c1, c2):
+                assert re.fullmatch("[a-z0-9_]+", name), name
+            assert s1.startswith("pytest_") and "test_a" in s1 and "test_b" in s2
+        """
+    )
+    result = pytester.runpytest("-q", f"--sequin-url={standalone_server.url}")
+    result.assert_outcomes(passed=2)
+
+
+def test_sequin_url_env_points_at_the_server_and_is_restored(pytester, monkeypatch):
+    monkeypatch.setenv("SEQUIN_URL", "http://dev-server.invalid:7376")
+    pytester.makepyfile(
+        """
+        import os
+        from sequin.client import Client
+
+        def test_app_client_uses_the_test_server(sequin_url, sequin_stream):
+            assert os.environ["SEQUIN_URL"] == sequin_url
+            res, err = Client().send_message(sequin_stream.name, "k", "v")
+            assert err is None and res == {"published": 1}
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
+    assert os.environ["SEQUIN_URL"] == "http://dev-server.invalid:7376"
+
+
+def test_sequin_url_from_the_environment_is_never_used_to_pick_the_server(pytester, monkeypatch):
+    monkeypatch.setenv("SEQUIN_URL", "http://127.0.0.1:9")  # nothing listens there
+    pytester.makepyfile(
+        """
+        def test_uses_embedded(sequin_server):
+            assert sequin_server.backend == "embedded"
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
+
+
+def test_consumer_factory_accepts_names_and_options_and_marker_defaults(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.sequin(ack_wait_ms=1234, filter_key_pattern="orders.*")
+        def test_marker(sequin_consumer, sequin_consumer_factory, sequin_stream):
+            info = sequin_consumer.info()
+            assert info["ack_wait_ms"] == 1234 and info["filter_key_pattern"] == "orders.*"
+            other = sequin_consumer_factory(sequin_stream.name, "x.>", max_ack_pending=3)
+            info = other.info()
+            assert (info["filter_key_pattern"], info["max_ack_pending"], info["ack_wait_ms"]) == ("x.>", 3, 1234)
+
+        def test_plain_default_matches_everything(sequin_consumer):
+            assert sequin_consumer.info()["filter_key_pattern"] == ">"
+        """
+    )
+    result = pytester.runpytest("-q", "--strict-markers")
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_is_added_automatically_so_tests_can_be_deselected(pytester):
+    pytester.makepyfile(
+        """
+        def test_uses_sequin(sequin_stream):
+            pass
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest("-q", "-m", "not sequin", "--strict-markers")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+def test_header_names_backend_and_run_token(pytester):
+    pytester.makepyfile("def test_x(): pass")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "sequin: embedded server at http://127.0.0.1:*",
+            "sequin: run token * (stream names start with pytest_*_)",
+        ]
+    )
+
+
+def test_plugin_can_be_disabled(pytester):
+    pytester.makepyfile(
+        """
+        def test_x(request):
+            assert "sequin_stream" not in request.fixturenames
+        """
+    )
+    result = pytester.runpytest("-p", "no:sequin", "-q")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("sequin:*")
