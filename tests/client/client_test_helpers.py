@@ -140,21 +140,26 @@ class SilentServer:
 
     def __init__(self) -> None:
         self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)  # so the accept loop notices stop() quickly
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         self._held: List[socket.socket] = []
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
     def _accept_loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
             self._held.append(conn)
 
     def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
         self._sock.close()
         for conn in self._held:
             conn.close()
-        self._thread.join(timeout=2)
