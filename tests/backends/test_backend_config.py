@@ -212,6 +212,8 @@ def test_each_option_is_declared_once():
         "--sequin-timeout",
         "--sequin-prefix",
         "--sequin-sweep-orphans",
+        "--sequin-keep",
+        "--sequin-clock-sleep",
     } == {spec.flag for spec in OPTIONS}
 
 

@@ -1,0 +1,1 @@
+"""Nothing to configure: installing pytest-sequin registers its fixtures."""

@@ -1,0 +1,1 @@
+"""A small app that uses sequin-py, as a team would write it: publish orders, work them off."""
