@@ -29,6 +29,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
+from .. import __version__ as _VERSION
 from .errors import SequinError
 from .transport import DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Transport, TransportError
 from .urls import query as _query
@@ -51,10 +52,6 @@ _UNREACHABLE = (
 #: Longest summary taken from a non-JSON error body (an HTML error page can be huge).
 MAX_TEXT_SUMMARY = 1000
 
-try:  # keep the User-Agent honest without importing the plugin package's pytest side
-    from pytest_sequin import __version__ as _VERSION
-except Exception:  # pragma: no cover
-    _VERSION = "0"
 
 
 class Reply(NamedTuple):
