@@ -463,11 +463,28 @@ def test_received_row_without_its_message_version_is_marked_but_left_out(api, s)
     assert (info["state"], info["deliver_count"]) == ("pending", 1)
 
 
-def test_creating_with_backfill_completed_at_null(api, s):
+def test_backfill_completed_at_sent_on_create_is_overwritten(api, s, clock_control):
+    """§3.5c: the create's backfill overwrites it with "now"; the consumer is live and young."""
     api.publish(s, [("old", "1")])
-    consumer = api.create_consumer(s, "w", backfill_completed_at=None)
+    live = api.create_consumer(s, "live", backfill_completed_at=None)
+    old = api.create_consumer(s, "old", backfill_completed_at="2000-01-01T00:00:00Z")
     api.publish(s, [("new", "1")])
-    assert keys_of(api.receive(consumer["id"], 10)) == ["old"]
+    assert keys_of(api.receive(live["id"], 10)) == ["old", "new"]
+    items = api.receive(old["id"], 10)
+    api.ack(old["id"], [i["ack_id"] for i in items])
+    assert _info(api, s, old, "old")["ack_id"] is not None  # kept: the 5 minutes run from now
+    clock_control(301)
+    assert _info(api, s, old, "old")["ack_id"] is None
+
+
+def test_backfill_completed_at_is_cast(api, s):
+    for value in ("yesterday", 5, "2024-13-01T00:00:00Z"):
+        response = api.post(
+            f"/api/streams/{s}/consumers",
+            json={"name": "w", "filter_key_pattern": ">", "backfill_completed_at": value},
+        )
+        assert response.status_code == 422
+        assert response.json()["validation_errors"] == {"backfill_completed_at": ["is invalid"]}
 
 
 # -- peek filters (§3.11) -----------------------------------------------------------------------
