@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from orders_app.orders import client, process_batch, publish_order
 
 

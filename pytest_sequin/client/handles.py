@@ -18,6 +18,7 @@ Design notes:
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
@@ -251,6 +252,45 @@ class ConsumerHandle:
         """The next message, or None when nothing is deliverable."""
         items = self.receive(1)
         return items[0] if items else None
+
+    def receive_until(
+        self, count: int, timeout: float = 5.0, batch_size: int = 10, poll_interval: float = 0.01
+    ) -> List[ReceivedMessage]:
+        """Receive until ``count`` messages arrived, polling; fail after ``timeout`` seconds.
+
+        For code under test that publishes from another thread or process: no hand-written
+        polling loop, and a failure says what did arrive. Returns exactly what was received
+        (possibly more than ``count`` if the last batch brought more).
+        """
+        deadline = time.monotonic() + timeout
+        received: List[ReceivedMessage] = []
+        while True:
+            received += self.receive(min(batch_size, 1000))
+            if len(received) >= count:
+                return received
+            if time.monotonic() >= deadline:
+                shown = (
+                    ", ".join(f"{m.key}={m.data[:30]!r} (seq {m.seq})" for m in received[:20]) or "nothing"
+                )
+                raise AssertionError(
+                    f"consumer {self.name} received {len(received)} of {count} messages "
+                    f"within {timeout:g} s: {shown}"
+                )
+            time.sleep(poll_interval)
+
+    def expect_no_messages(self) -> None:
+        """Assert nothing is deliverable right now, without receiving (so no state changes).
+
+        Uses the peek endpoint's ``visible=true`` view; the failure lists what is waiting.
+        """
+        waiting = self.peek(visible=True, limit=20)
+        if waiting:
+            shown = ", ".join(
+                f"{w['message']['key']}={w['message']['data'][:30]!r} "
+                f"(delivered {w['info']['deliver_count']}x)"
+                for w in waiting
+            )
+            raise AssertionError(f"consumer {self.name} still has deliverable messages: {shown}")
 
     def ack(self, *items: AckArg) -> None:
         """Ack by ack id, ReceivedMessage, or lists of them. Nothing to ack sends nothing

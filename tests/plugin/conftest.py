@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 @pytest.fixture
 def standalone_server():
     """An embedded server outside the session under test, to look at what it left behind."""

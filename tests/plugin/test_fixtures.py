@@ -120,7 +120,8 @@ def test_consumer_factory_accepts_names_and_options_and_marker_defaults(pytester
             assert info["ack_wait_ms"] == 1234 and info["filter_key_pattern"] == "orders.*"
             other = sequin_consumer_factory(sequin_stream.name, "x.>", max_ack_pending=3)
             info = other.info()
-            assert (info["filter_key_pattern"], info["max_ack_pending"], info["ack_wait_ms"]) == ("x.>", 3, 1234)
+            got = (info["filter_key_pattern"], info["max_ack_pending"], info["ack_wait_ms"])
+            assert got == ("x.>", 3, 1234)
 
         def test_plain_default_matches_everything(sequin_consumer):
             assert sequin_consumer.info()["filter_key_pattern"] == ">"
