@@ -19,8 +19,12 @@ _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def percent_decode(raw: str, *, plus_is_space: bool = False) -> str:
-    """Decode %XX escapes; a malformed escape is a framework 400, as in Plug."""
+def percent_decode(raw: str, *, plus_is_space: bool = False, validate_utf8: bool = False) -> str:
+    """Decode %XX escapes; a malformed escape is a framework 400, as in Plug.
+
+    Query strings and form bodies are checked for UTF-8 (``validate_utf8``), as Plug.Parsers
+    does: invalid UTF-8 there is a framework 400, never a value that cannot be sent back.
+    """
     data = raw.encode("latin-1", "surrogateescape") if not raw.isascii() else raw.encode("ascii")
     if plus_is_space:
         data = data.replace(b"+", b" ")
@@ -28,7 +32,15 @@ def percent_decode(raw: str, *, plus_is_space: bool = False) -> str:
         if _BAD_PERCENT.search(data):
             raise framework_error(400, before_endpoint=True, cause="malformed percent-encoding")
         data = unquote_to_bytes(data)
-    # Undecodable bytes are kept (as surrogate escapes) so they simply match no name or key.
+    if validate_utf8:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise framework_error(
+                400, before_endpoint=True, cause="query or form value is not UTF-8"
+            ) from None
+    # Path segments: undecodable bytes are kept (as surrogate escapes) so they simply match no
+    # name or key.
     return data.decode("utf-8", "surrogateescape")
 
 
@@ -60,9 +72,9 @@ def decode_query(query: str) -> dict[str, Any]:
         if not pair:
             continue
         key, _, value = pair.partition("=")
-        key = percent_decode(key, plus_is_space=True)
+        key = percent_decode(key, plus_is_space=True, validate_utf8=True)
         if key:
-            _assign(params, key, percent_decode(value, plus_is_space=True))
+            _assign(params, key, percent_decode(value, plus_is_space=True, validate_utf8=True))
     return params
 
 

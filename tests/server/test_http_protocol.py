@@ -464,3 +464,27 @@ def test_account_has_summary_only_400s(api, stream):
     assert_summary(
         api.post(f"/api/streams/{stream['name']}/messages", json={}), 400, "Missing or invalid messages"
     )
+
+
+def test_invalid_utf8_in_query_or_form_is_a_400_and_writes_nothing(api, stream):
+    s = stream["name"]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert_framework(
+        api.post(f"/api/streams/{s}/consumers", data="name=w&filter_key_pattern=%FF", headers=form),
+        400,
+        "Bad Request",
+    )
+    assert_framework(
+        api.post(f"/api/streams/{s}/consumers?name=w&filter_key_pattern=%C3"), 400, "Bad Request"
+    )
+    assert_framework(
+        api.get(f"/api/streams/{s}/messages", params={"key_pattern": b"\xff"}), 400, "Bad Request"
+    )
+    assert api.ok(api.get(f"/api/streams/{s}/consumers"))["data"] == []
+    # Valid UTF-8 is fine, and an undecodable path segment is simply not found.
+    consumer = api.ok(
+        api.post(f"/api/streams/{s}/consumers", data="name=w&filter_key_pattern=%C3%A9", headers=form)
+    )
+    assert consumer["filter_key_pattern"] == "é"
+    assert_not_found(api.get(f"/api/streams/{s}/messages/%FF"), "message")
+    assert_not_found(api.get("/api/streams/%FF"), "stream")
