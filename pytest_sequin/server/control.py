@@ -1,19 +1,26 @@
 """Private control routes of the embedded server, under ``/_pytest_sequin`` (never ``/api``).
 
 They let a test (or a plugin talking to a standalone embedded server in another process) move
-the server's clock. A real Sequin answers 404 here, which is how clients detect that clock
-control is unavailable.
+the server's clock, read the request log and inject faults. A real Sequin answers 404 here,
+which is how clients detect that these controls are unavailable.
+
+* ``GET /clock``, ``POST /clock/advance {"seconds"}``, ``GET /health``
+* ``GET /requests?since=N&limit=M`` -> ``{"data": [entry...], "last_seq"}``; ``DELETE /requests``
+* ``GET /faults``; ``POST /faults {"action": "fail"|"delay", "path", "method"?, "status"?,
+  "body"?, "seconds"?, "times"?}`` -> the fault; ``DELETE /faults``; ``DELETE /faults/{id}``
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from .app import JSON_TYPE, Response
 from .clock import ManualClock
 from .engine import Engine
+from .faults import FaultTable
 from .models import format_micros
+from .requestlog import RequestLog
 
 PREFIX = "_pytest_sequin"
 
@@ -31,7 +38,72 @@ def clock_state(engine: Engine) -> dict[str, Any]:
     }
 
 
-def make_control_routes(engine: Engine):  # type: ignore[no-untyped-def]
+def _integer(value: Any) -> int | None:
+    """A JSON integer or a string of digits (query strings and forms); None otherwise."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _add_fault(faults: FaultTable, params: dict[str, Any]) -> Response:
+    action, path, method = params.get("action", "fail"), params.get("path"), params.get("method")
+    times = params.get("times", 1)
+    if times is not None and _integer(times) is None:
+        return _json(400, {"summary": "`times` must be an integer >= 1, or null"})
+    times = None if times is None else _integer(times)
+    try:
+        if action == "fail":
+            status = _integer(params.get("status", 500))
+            fault = faults.fail(path, -1 if status is None else status, times, method, params.get("body"))
+        elif action == "delay":
+            seconds = params.get("seconds")
+            if isinstance(seconds, str):
+                try:
+                    seconds = float(seconds)
+                except ValueError:
+                    seconds = None
+            fault = faults.delay(path, seconds, times, method)  # type: ignore[arg-type]
+        else:
+            return _json(400, {"summary": '`action` must be "fail" or "delay"'})
+    except ValueError as error:
+        return _json(400, {"summary": str(error)})
+    return _json(200, fault.to_dict())
+
+
+def _observability_route(
+    method: str, path: list[str], params: dict[str, Any], requests: RequestLog, faults: FaultTable
+) -> Response | None:
+    if path == ["requests"] and method == "GET":
+        since, limit = _integer(params.get("since", 0)), _integer(params.get("limit", -1))
+        if since is None or limit is None:
+            return _json(400, {"summary": "`since` and `limit` must be integers"})
+        entries = requests.entries(since, None if limit < 0 else limit)
+        return _json(200, {"data": [e.to_dict() for e in entries], "last_seq": requests.last_seq})
+    if path == ["requests"] and method == "DELETE":
+        return _json(200, {"cleared": requests.clear(), "last_seq": requests.last_seq})
+    if path == ["faults"] and method == "GET":
+        return _json(200, {"data": [f.to_dict() for f in faults.active()]})
+    if path == ["faults"] and method == "POST":
+        return _add_fault(faults, params)
+    if path == ["faults"] and method == "DELETE":
+        return _json(200, {"cleared": faults.clear()})
+    if len(path) == 2 and path[0] == "faults" and method == "DELETE":
+        fault_id = _integer(path[1])
+        return _json(200, {"deleted": fault_id is not None and faults.remove(fault_id)})
+    return None
+
+
+def make_control_routes(
+    engine: Engine,
+    *,
+    requests: RequestLog | None = None,
+    faults: FaultTable | None = None,
+    on_clock_advance: Callable[[], None] | None = None,
+):  # type: ignore[no-untyped-def]
+    """The ``extra_routes`` hook of :func:`.app.handle`; request log and faults are optional."""
+
     def route(method: str, segments: list[str], params: dict[str, Any]) -> Response | None:
         if segments[0] != PREFIX:
             return None
@@ -50,9 +122,15 @@ def make_control_routes(engine: Engine):  # type: ignore[no-untyped-def]
             if not isinstance(engine.clock, ManualClock):
                 return _json(409, {"summary": "this server's clock cannot be moved"})
             engine.clock.advance(seconds)
+            if on_clock_advance is not None:
+                on_clock_advance()
             return _json(200, clock_state(engine))
         if path == ["health"] and method == "GET":
             return _json(200, {"ok": True, "server": "pytest-sequin embedded"})
+        if requests is not None and faults is not None:
+            answer = _observability_route(method, path, params, requests, faults)
+            if answer is not None:
+                return answer
         return _json(404, {"summary": f"unknown control route {'/'.join(segments)}"})
 
     return route
