@@ -399,3 +399,23 @@ def test_nulls_on_create_are_500_and_create_nothing(api, stream):
     for field in ("ack_wait_ms", "max_ack_pending", "max_waiting"):
         assert_500(_create(api, stream, {"name": "w", "filter_key_pattern": ">", field: None}))
     assert _consumers(api, stream) == []
+
+
+def test_database_error_order_uniqueness_before_endpoint_foreign_key(api, stream):
+    api.create_consumer(stream["name"], "w")
+    body = {"name": "w", "filter_key_pattern": ">", "kind": "push", "http_endpoint_id": str(uuid.uuid4())}
+    assert_422(_create(api, stream, body), {"stream_id": ["Consumer name must be unique within a stream"]})
+
+
+def test_inline_endpoint_on_a_pull_consumer_is_a_kind_error(api, stream):
+    body = {"name": "w", "filter_key_pattern": ">", "http_endpoint": {"base_url": "https://example.com"}}
+    assert_422(_create(api, stream, body), {"kind": [INVALID]})
+    assert _consumers(api, stream) == []
+
+
+def test_consumer_name_with_a_trailing_newline(api, stream):
+    body = api.create_consumer(stream["name"], "w\n")
+    assert body["name"] == "w\n"
+    # "w" is a different name, but the same table: 500 (§7.2).
+    assert_500(_create(api, stream, {"name": "w", "filter_key_pattern": ">"}))
+    assert _consumers(api, stream) == [body]

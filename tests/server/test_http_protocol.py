@@ -488,3 +488,12 @@ def test_invalid_utf8_in_query_or_form_is_a_400_and_writes_nothing(api, stream):
     assert consumer["filter_key_pattern"] == "é"
     assert_not_found(api.get(f"/api/streams/{s}/messages/%FF"), "message")
     assert_not_found(api.get("/api/streams/%FF"), "stream")
+
+
+def test_chunked_body_over_8mb_is_413(api):
+    def chunks():
+        for _ in range(9):
+            yield b"x" * 1_000_000
+
+    response = api.post("/api/streams", data=chunks(), headers={"Content-Type": "application/json"})
+    assert_framework(response, 413, "Request Entity Too Large")

@@ -225,3 +225,9 @@ def test_large_batch_within_the_parameter_limit(api, stream):
     items = [{"key": f"a.b.{i}", "data": ""} for i in range(8191)]
     assert api.ok(_publish(api, stream, {"messages": items})) == {"data": {"published": 8191}}
     assert api.get_stream(stream["name"])["stats"]["message_count"] == 8191
+
+
+def test_one_request_shares_one_timestamp(api, stream):
+    api.publish(stream["name"], [(f"k{i}", "x") for i in range(5)])
+    stamps = {(m["inserted_at"], m["updated_at"]) for m in api.list_messages(stream["name"])}
+    assert len(stamps) == 1

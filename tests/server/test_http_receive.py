@@ -232,3 +232,15 @@ def test_shared_consumer_name_is_500_on_receive_ack_nack(api, streams):
     # By id it still works, and show/peek resolve within the stream.
     assert keys_of(api.receive(ca["id"])) == ["k"]
     assert api.ok(api.get(f"/api/streams/{a['name']}/consumers/{name}"))["id"] == ca["id"]
+
+
+def test_shared_name_works_again_once_one_is_deleted(api, streams):
+    a, b = streams(), streams()
+    name = unique("shared")
+    api.create_consumer(a["name"], name)
+    cb = api.create_consumer(b["name"], name)
+    api.publish(b["name"], [("k", "v")])
+    assert_500(_receive(api, name))
+    api.ok(api.delete(f"/api/streams/{a['name']}/consumers/{name}"))
+    [item] = api.ok(_receive(api, name))["data"]
+    assert item["message"]["stream_id"] == cb["stream_id"]
