@@ -3,13 +3,19 @@
 It deletes only streams whose name starts with the plugin's prefix, that do not belong to the
 current run, and whose ``inserted_at`` is older than the given age: a concurrent run's streams
 are young, so they survive. It runs once per run (the controller, or the only process).
+
+Ages are measured against the server's own time (its ``Date`` header), not this machine's:
+a CI runner's clock can be minutes off a shared server's.
 """
 
 from __future__ import annotations
 
 import calendar
+import json
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.request import ProxyHandler, Request, build_opener
 
 
 def parse_timestamp(text: str) -> float:
@@ -30,13 +36,27 @@ def orphan_names(
     ]
 
 
+def list_streams_with_server_time(url: str, timeout: float = 30.0) -> tuple[list[dict[str, Any]], float]:
+    request = Request(f"{url}/api/streams", headers={"Accept": "application/json"})
+    with build_opener(ProxyHandler({})).open(request, timeout=timeout) as answer:
+        streams = json.loads(answer.read())["data"]
+        date = answer.headers.get("Date")
+    try:
+        now = parsedate_to_datetime(date).timestamp() if date else time.time()
+    except (TypeError, ValueError):
+        now = time.time()
+    return streams, now
+
+
 def sweep_orphans(state: Any, max_age: float) -> list[str]:
-    client = state.client
-    streams, error = client.list_streams()
-    if error:
+    """Delete the orphans; returns their names. Never raises: a failed sweep is not a failed run."""
+    try:
+        streams, now = list_streams_with_server_time(state.server.url)
+    except (OSError, ValueError, KeyError):
         return []
+    client = state.client
     deleted = []
-    for name in orphan_names(streams, state.names.prefix, state.names.run_prefix, max_age, time.time()):
+    for name in orphan_names(streams, state.names.prefix, state.names.run_prefix, max_age, now):
         _, error = client.delete_stream(name)
         if error is None or error["status"] == 404:
             deleted.append(name)

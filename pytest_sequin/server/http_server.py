@@ -14,6 +14,8 @@ import logging
 import selectors
 import socket
 import threading
+import time
+from email.utils import formatdate
 from typing import Callable
 
 from .app import Request, Response
@@ -34,8 +36,18 @@ class _BadRequest(Exception):
 
 
 class HttpServer:
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        now_us: Callable[[], int] | None = None,
+    ) -> None:
         self._handler = handler
+        #: The Date header follows the engine's clock (as a real server's follows its own), so a
+        #: client can tell how old a stream is by the server's time, even after clock advances.
+        self._now_us = now_us or (lambda: time.time_ns() // 1000)
+        self._date_cache: tuple[int, str] = (-1, "")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._listener = socket.socket(family, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -177,9 +189,18 @@ class HttpServer:
             f"content-type: {response.content_type}\r\n"
             f"content-length: {len(body)}\r\n"
             f"cache-control: max-age=0, private, must-revalidate\r\n"
+            f"date: {self._date()}\r\n"
             f"{'' if keep_alive else 'connection: close' + chr(13) + chr(10)}\r\n"
         ).encode("latin-1")
         conn.sendall(head if head_only else head + body)
+
+    def _date(self) -> str:
+        second = self._now_us() // 1_000_000
+        cached_second, text = self._date_cache
+        if second != cached_second:
+            text = formatdate(second, usegmt=True)
+            self._date_cache = (second, text)
+        return text
 
     def _send_plain(self, conn: socket.socket, status: int, text: str) -> None:
         self._send(conn, Response(status, "text/plain; charset=utf-8", text.encode()), False, False)

@@ -81,7 +81,7 @@ class EmbeddedSequinServer:
         """Bind and start serving; returns once connections are accepted."""
         if self._http is not None:
             raise RuntimeError("the embedded Sequin server is already running")
-        self._http = HttpServer(self.handle, self._host, self._port)
+        self._http = HttpServer(self.handle, self._host, self._port, self.clock.now_us)
         self._halt.clear()
         self._http.start()
         if self._push_delivery:
