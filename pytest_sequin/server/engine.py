@@ -354,6 +354,7 @@ class Engine:
         self.relations.drop(consumer.relations)
         consumer.rows = {}
         consumer.by_ack_id = {}
+        self._notify_push(consumer)  # its delivery thread, if any, ends now rather than on its next poll
 
     # -- publish (§3.6, §4.7) -------------------------------------------------------------
 
