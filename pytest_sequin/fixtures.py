@@ -17,6 +17,7 @@ from pytest_sequin.backends import RunningServer
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.clock import SequinClock
 from pytest_sequin.config import SequinConfig
+from pytest_sequin.control_client import ControlClient, FaultInjector, RequestLogView
 from pytest_sequin.factories import ConsumerFactory, Resources, StreamFactory
 from pytest_sequin.naming import NameFactory
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
@@ -174,3 +175,31 @@ def sequin_clock(request: pytest.FixtureRequest, sequin_server: RunningServer) -
             f"({sequin_server.description}) has none. Pass --sequin-clock-sleep to sleep for real."
         )
     return clock
+
+
+def _control_client(server: RunningServer, fixture: str) -> ControlClient:
+    client = ControlClient(server.url)
+    if not client.available():
+        pytest.skip(
+            f"{fixture} needs the embedded server's request log and fault injection "
+            f"(/_pytest_sequin routes); this server ({server.description}) has none"
+        )
+    return client
+
+
+@pytest.fixture
+def sequin_requests(sequin_server: RunningServer) -> RequestLogView:
+    """The server's log of this test's requests (those made after this fixture was set up):
+    ``.all()``, ``.matching(method=None, path=None, status=None)``, ``.clear()``. Skips the
+    test on a server without the log (a real Sequin)."""
+    return RequestLogView(_control_client(sequin_server, "sequin_requests"))
+
+
+@pytest.fixture
+def sequin_faults(sequin_server: RunningServer, _sequin_test_resources: Resources) -> Iterator[FaultInjector]:
+    """Make the server fail or stall: ``.fail(path, status=500, times=1, method=None, body=None)``,
+    ``.delay(path, seconds, times=1, method=None)``. The faults are removed at teardown, before
+    the test's streams are deleted. Skips the test on a server without fault injection."""
+    injector = FaultInjector(_control_client(sequin_server, "sequin_faults"))
+    yield injector
+    injector.clear()

@@ -123,6 +123,8 @@ class PushDeliverer:
                 return
             worker = self._workers.get(consumer.id)
             if worker is None:
+                if self.engine.consumers.get(consumer.id) is not consumer:
+                    return  # deleted: nothing to start
                 worker = self._workers[consumer.id] = _Worker(self, consumer.id, self._stopping)
                 worker.thread.start()
             else:
