@@ -228,6 +228,8 @@ class _Worker:
                 moment = consumer.backfill_completed_at + ACK_RETENTION_US + 1
             else:
                 continue
+            if moment <= now:  # already passed and still no work: the row is outside the window
+                continue
             if soonest is None or moment < soonest:
                 soonest = moment
         if soonest is None:

@@ -293,3 +293,15 @@ def test_push_consumers_that_exist_before_start_are_delivered(receiver):
         poll(lambda: receiver.posts, what="POST of a consumer made before start")
         threads = srv.push.threads()
     assert threads and not any(t.is_alive() for t in threads)
+
+
+def test_a_window_full_of_kept_acked_rows_waits_for_the_purge_on_the_server_clock(rest, server, receiver):
+    push_consumer(rest, receiver.url, max_ack_pending=1)
+    publish(rest, ("a", "1"))
+    poll(lambda: info(rest, "a")["state"] == "acked", what="a acked")
+    publish(rest, ("b", "2"))
+    time.sleep(0.1)
+    assert [body["key"] for body in receiver.bodies()] == ["a"]  # b waits outside the window (§4.2)
+    server.advance_clock(301)  # past the 5-minute retention: the acked row is purged
+    poll(lambda: len(receiver.posts) == 2, timeout=2, what="b after the purge")
+    assert receiver.bodies()[1] == {"data": "2", "key": "b"}
