@@ -264,7 +264,8 @@ class Engine:
             if relations is None:
                 raise internal_error(
                     f"consumer name {name!r} on stream {stream.name!r}: its table name collides with an "
-                    "existing PostgreSQL relation (duplicate_table on the real server, spec §7.2)"
+                    "existing PostgreSQL relation, or the stream name's trailing newline breaks the "
+                    "CREATE TABLE (duplicate_table or syntax_error on the real server, spec §7.2)"
                 )
             if inline_endpoint is not None:
                 self.http_endpoints[endpoint_id] = dict(inline_endpoint, id=endpoint_id)

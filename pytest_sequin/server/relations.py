@@ -99,9 +99,14 @@ class RelationRegistry:
         return created
 
     def create_consumer_table(self, stream_name: str, consumer_name: str) -> list[str] | None:
-        """Register a consumer's table and primary-key index; None if the table name is taken."""
+        """Register a consumer's table and primary-key index; None if the table name is taken.
+
+        Also None for a stream name ending in a newline (allowed by the name check, §2.1): the
+        newline then sits inside the unquoted identifier, and the CREATE TABLE is a SQL syntax
+        error on the real server, which answers 500 all the same.
+        """
         table = consumer_table(stream_name, consumer_name)
-        if table in self._names:
+        if table in self._names or "\n" in stream_name:
             return None
         pkey = self._choose(table, None, "pkey")
         self._names.update((table, pkey))

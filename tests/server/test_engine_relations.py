@@ -72,3 +72,12 @@ def test_consumer_relations_and_collisions():
     long_stream = "x" * 44
     assert registry.create_consumer_table(long_stream, "one") is not None
     assert registry.create_consumer_table(long_stream, "two") is None
+
+
+def test_a_stream_name_ending_in_newline_cannot_get_consumers():
+    """``messages_foo\\n`` is just ``messages_foo`` in SQL, but ``consumer_messages_foo\\n_c``
+    puts the newline inside the identifier: a syntax error, so a 500 (§2.1, §7.2)."""
+    registry = RelationRegistry()
+    assert registry.create_stream_table("foo\n") is not None
+    assert registry.create_consumer_table("foo\n", "c") is None
+    assert registry.create_consumer_table("foo", "c\n") is not None
