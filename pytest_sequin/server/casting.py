@@ -42,9 +42,17 @@ class Cast:
         self.error = error
 
 
+#: Unicode's White_Space property, what Elixir's ``String.trim/1`` removes. Python's
+#: ``str.strip()`` also removes U+001C..U+001F, which Elixir keeps.
+_WHITE_SPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
 def is_blank(value: Any) -> bool:
     """Ecto treats empty and whitespace-only strings as "no value"."""
-    return isinstance(value, str) and value.strip() == ""
+    return isinstance(value, str) and value.strip(_WHITE_SPACE) == ""
 
 
 def cast_string(value: Any) -> Cast:

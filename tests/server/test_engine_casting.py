@@ -148,3 +148,10 @@ def test_decode_body_by_content_type():
         decode_body(b"x" * 8_000_001, "text/plain")
     assert info.value.status == 413
     assert decode_body(b"[" + b" " * 7_999_998 + b"]", "application/json") == {"_json": []}
+
+
+def test_blank_means_unicode_white_space_as_elixir_trims_it():
+    from pytest_sequin.server.casting import is_blank
+
+    assert is_blank("") and is_blank(" \t\n\u3000\u00a0")
+    assert not is_blank("\x1c") and not is_blank("\x1f ")  # Python's strip() would say blank
