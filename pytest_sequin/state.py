@@ -39,7 +39,8 @@ class SequinState:
         if self.client_instance is None:
             if self.server is None:
                 raise RuntimeError("pytest-sequin: no Sequin server in this process")
-            self.client_instance = SequinClient(self.server.url)
+            # --sequin-timeout bounds each request too, so a hung server fails a test, not the run.
+            self.client_instance = SequinClient(self.server.url, timeout=self.config.timeout or 30.0)
         return self.client_instance
 
     def streams_of(self, item: pytest.Item) -> list[str]:
