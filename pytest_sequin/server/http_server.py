@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Callable
 
 from .app import Request, Response
@@ -26,7 +27,7 @@ log = logging.getLogger("pytest_sequin.server")
 
 MAX_LINE = 65536
 MAX_HEADERS = 200
-_REASONS = {**REASON_PHRASES, 200: "OK", 100: "Continue"}
+_REASONS = {**{status.value: status.phrase for status in HTTPStatus}, **REASON_PHRASES}
 
 Handler = Callable[[Request], Response]
 

@@ -166,7 +166,7 @@ def test_6_endpoint_id_not_a_uuid_on_create(api, stream):
 
 def test_6_endpoint_id_on_update(api, stream):
     push = api.create_consumer(
-        stream["name"], "p", kind="push", http_endpoint={"base_url": "https://example.com"}
+        stream["name"], "p", kind="push", http_endpoint={"base_url": "http://127.0.0.1:9"}
     )
     pull = api.create_consumer(stream["name"], "q")
     path = f"/api/streams/{stream['name']}/consumers"

@@ -210,7 +210,7 @@ def test_same_name_on_two_streams_is_allowed(api, streams):
 
 def test_push_consumer_with_inline_endpoint(api, stream):
     body = api.create_consumer(
-        stream["name"], "p", kind="push", http_endpoint={"base_url": "https://example.com/hook", "name": "h"}
+        stream["name"], "p", kind="push", http_endpoint={"base_url": "http://127.0.0.1:9/hook", "name": "h"}
     )
     assert body == consumer_body("p", stream, ">", kind="push", http_endpoint_id=body["http_endpoint_id"])
     assert isinstance(body["http_endpoint_id"], str)
@@ -328,7 +328,7 @@ def test_update_max_deliver_to_null(api, stream):
         ({"kind": "PUSH"}, {"kind": [INVALID]}),
         ({"max_deliver": False}, {"max_deliver": [INVALID]}),
         ({"http_endpoint_id": str(uuid.uuid4())}, {"kind": [INVALID]}),
-        ({"kind": "push", "http_endpoint": {"base_url": "https://example.com"}}, {"kind": [INVALID]}),
+        ({"kind": "push", "http_endpoint": {"base_url": "http://127.0.0.1:9"}}, {"kind": [INVALID]}),
     ],
 )
 def test_update_422(api, stream, body, errors):
@@ -408,7 +408,7 @@ def test_database_error_order_uniqueness_before_endpoint_foreign_key(api, stream
 
 
 def test_inline_endpoint_on_a_pull_consumer_is_a_kind_error(api, stream):
-    body = {"name": "w", "filter_key_pattern": ">", "http_endpoint": {"base_url": "https://example.com"}}
+    body = {"name": "w", "filter_key_pattern": ">", "http_endpoint": {"base_url": "http://127.0.0.1:9"}}
     assert_422(_create(api, stream, body), {"kind": [INVALID]})
     assert _consumers(api, stream) == []
 
