@@ -381,7 +381,7 @@ def test_delete_consumer(api, stream):
     # A new consumer with the same name is fresh: new id, new ack_ids, the history again.
     fresh = api.create_consumer(stream["name"], "w")
     assert fresh["id"] != consumer["id"]
-    [again] = api.receive("w")
+    [again] = api.receive(fresh["id"])
     assert again["ack_id"] != item["ack_id"]
     assert again["message"] == item["message"]
 
