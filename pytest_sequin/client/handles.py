@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union
 
 from .errors import SequinError
 from .urls import query as _query
@@ -119,7 +119,42 @@ def _normalise_messages(messages: MessagesArg) -> List[Dict[str, str]]:
     return out
 
 
-class StreamHandle:
+class _Handle:
+    """What both handles share: identity by id, delete, and use as a context manager."""
+
+    client: SequinClient
+    id: str
+
+    @property
+    def _path(self) -> str:
+        raise NotImplementedError
+
+    def delete(self, missing_ok: bool = False) -> None:
+        """Delete it on the server (a stream goes with its consumers and messages, a consumer
+        with its delivery state). ``missing_ok``: an already deleted one is fine."""
+        try:
+            self.client._call("DELETE", self._path, unwrap=False)
+        except SequinError as exc:
+            if not (missing_ok and exc.status == 404):
+                raise
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.delete(missing_ok=True)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.id == self.id  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.id))
+
+
+_H = TypeVar("_H", bound=_Handle)
+
+
+class StreamHandle(_Handle):
     """A stream that exists on the server. ``record`` is its last fetched object (with ``stats``)."""
 
     def __init__(self, client: SequinClient, record: Mapping[str, Any]) -> None:
@@ -200,31 +235,11 @@ class StreamHandle:
         record = self.client._call("GET", f"{self._path}/consumers/{consumer}", unwrap=False)
         return ConsumerHandle(self.client, record, self.name)
 
-    def delete(self, missing_ok: bool = False) -> None:
-        """Delete the stream with its consumers and messages."""
-        try:
-            self.client._call("DELETE", self._path, unwrap=False)
-        except SequinError as exc:
-            if not (missing_ok and exc.status == 404):
-                raise
-
-    def __enter__(self) -> StreamHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.delete(missing_ok=True)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StreamHandle) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("stream", self.id))
-
     def __repr__(self) -> str:
         return f"StreamHandle(name={self.name!r}, id={self.id!r})"
 
 
-class ConsumerHandle:
+class ConsumerHandle(_Handle):
     """A consumer that exists on the server. ``record`` is its last fetched object."""
 
     def __init__(self, client: SequinClient, record: Mapping[str, Any], stream_name: str) -> None:
@@ -333,26 +348,6 @@ class ConsumerHandle:
         """
         self.record = self.client._call("PATCH", self._path, fields, unwrap=False)
         return self.record
-
-    def delete(self, missing_ok: bool = False) -> None:
-        """Delete the consumer and all its delivery state."""
-        try:
-            self.client._call("DELETE", self._path, unwrap=False)
-        except SequinError as exc:
-            if not (missing_ok and exc.status == 404):
-                raise
-
-    def __enter__(self) -> ConsumerHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.delete(missing_ok=True)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ConsumerHandle) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(("consumer", self.id))
 
     def __repr__(self) -> str:
         return f"ConsumerHandle(name={self.name!r}, id={self.id!r}, stream_name={self.stream_name!r})"

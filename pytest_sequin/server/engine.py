@@ -90,55 +90,41 @@ class Engine:
 
     # -- lookups (§2.2) -------------------------------------------------------------------
 
-    def _resolve_stream(self, id_or_name: Any) -> Stream:
+    @staticmethod
+    def _lookup(id_or_name: Any, entity: str, by_id: Mapping[str, Any], by_name: Callable[[str], Any]) -> Any:
+        """Id if the segment looks like a UUIDv4, else an exact name (§2.2)."""
         if not isinstance(id_or_name, str):
-            raise not_found("stream")
+            raise not_found(entity)
         shape = ids.classify(id_or_name)
-        if shape == ids.HYPHENATED:
-            stream = self.streams.get(id_or_name.lower())
-        elif shape == ids.NON_CANONICAL:
-            raise framework_error(400, cause="non-canonical UUID form used as a stream id")
-        else:
-            stream = self.streams_by_name.get(id_or_name)
-        if stream is None:
-            raise not_found("stream")
-        return stream
+        if shape == ids.NON_CANONICAL:
+            raise framework_error(400, cause=f"non-canonical UUID form used as a {entity} id")
+        found = by_id.get(id_or_name.lower()) if shape == ids.HYPHENATED else by_name(id_or_name)
+        if found is None:
+            raise not_found(entity)
+        return found
+
+    def _resolve_stream(self, id_or_name: Any) -> Stream:
+        return self._lookup(id_or_name, "stream", self.streams, self.streams_by_name.get)
 
     def _resolve_consumer_in(self, stream: Stream, id_or_name: Any) -> Consumer:
-        if not isinstance(id_or_name, str):
-            raise not_found("consumer")
-        shape = ids.classify(id_or_name)
-        if shape == ids.HYPHENATED:
-            consumer = stream.consumers.get(id_or_name.lower())
-        elif shape == ids.NON_CANONICAL:
-            raise framework_error(400, cause="non-canonical UUID form used as a consumer id")
-        else:
-            consumer = next((c for c in stream.consumers.values() if c.name == id_or_name), None)
-        if consumer is None:
-            raise not_found("consumer")
-        return consumer
+        def by_name(name: str) -> Consumer | None:
+            return next((c for c in stream.consumers.values() if c.name == name), None)
+
+        return self._lookup(id_or_name, "consumer", stream.consumers, by_name)
 
     def _resolve_consumer_anywhere(self, id_or_name: Any) -> Consumer:
         """Receive, ack and nack ignore the stream segment (§3.7)."""
-        if not isinstance(id_or_name, str):
-            raise not_found("consumer")
-        shape = ids.classify(id_or_name)
-        if shape == ids.HYPHENATED:
-            consumer = self.consumers.get(id_or_name.lower())
-            if consumer is None:
-                raise not_found("consumer")
-            return consumer
-        if shape == ids.NON_CANONICAL:
-            raise framework_error(400, cause="non-canonical UUID form used as a consumer id")
-        found = self.consumers_by_name.get(id_or_name, [])
-        if not found:
-            raise not_found("consumer")
-        if len(found) > 1:
-            raise internal_error(
-                f"consumer name {id_or_name!r} is shared by {len(found)} consumers in the account "
-                "(Ecto.MultipleResultsError on the real server)"
-            )
-        return found[0]
+
+        def by_name(name: str) -> Consumer | None:
+            found = self.consumers_by_name.get(name, [])
+            if len(found) > 1:
+                raise internal_error(
+                    f"consumer name {name!r} is shared by {len(found)} consumers in the account "
+                    "(Ecto.MultipleResultsError on the real server)"
+                )
+            return found[0] if found else None
+
+        return self._lookup(id_or_name, "consumer", self.consumers, by_name)
 
     # -- streams (§3.1–§3.4) --------------------------------------------------------------
 
