@@ -39,14 +39,16 @@ def is_canonical_uuid(value: object) -> bool:
 _ANY_UUID = re.compile(rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}")
 
 
+#: The RFC 4122 variant digit (binary 10xx) for each random hex digit: its two low bits kept.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
 def new_uuid4() -> str:
     """A random lowercase UUIDv4 string.
 
     Hand-rolled rather than ``str(uuid.uuid4())`` because the engine makes one per
-    consumer-message row and this is about three times cheaper.
+    consumer-message row: string slicing of the random hex (version digit replaced by 4, variant
+    digit mapped into 8-b) is about five times cheaper than ``uuid.uuid4()``.
     """
-    n = int.from_bytes(os.urandom(16), "big")
-    n = (n & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
-    n = (n & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
