@@ -3,8 +3,9 @@
 Hot paths avoid scanning all rows. Rows are kept in a dict ordered by ``message_seq`` (a row
 whose seq changes always gets the newest seq on the server, so it just moves to the end), and
 two heaps index what receive needs: ``_ready`` (rows that may be deliverable, by seq) and
-``_timers`` (in-flight rows, by visibility deadline). Heap entries are never removed eagerly;
-each one is checked against the row when it surfaces, which keeps every update O(log n).
+``_timers`` (in-flight rows, by visibility deadline; one entry per receive, holding the rows it
+delivered, since they share their deadline). Heap entries are never removed eagerly; each row is
+checked when its entry surfaces, which keeps every update O(log n).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Consumer:
         self.by_ack_id: dict[str, Row] = {}
         self._acked_count = 0
         self._ready: list[tuple[int, int, Row]] = []
-        self._timers: list[tuple[int, int, Row]] = []
+        self._timers: list[tuple[int, int, list[Row]]] = []
         self._order_version = 0
         self._boundary_cache: tuple[int, int, int | None] | None = None
 
@@ -207,9 +208,14 @@ class Consumer:
             return []
         timers = self._timers
         while timers and timers[0][0] <= now:
-            deadline, _, row = heapq.heappop(timers)
-            if self.rows.get(row.key) is row and row.state in IN_FLIGHT and row.not_visible_until == deadline:
-                self._push_ready(row)
+            deadline, _, batch = heapq.heappop(timers)
+            for row in batch:
+                if (
+                    self.rows.get(row.key) is row
+                    and row.state in IN_FLIGHT
+                    and row.not_visible_until == deadline
+                ):
+                    self._push_ready(row)
         boundary = self._window_boundary()
         ready = self._ready
         chosen: list[Row] = []
@@ -233,12 +239,13 @@ class Consumer:
             row.deliver_count += 1
             row.not_visible_until = deadline
             row.last_delivered_at = now
-            heapq.heappush(timers, (deadline, next(_ticks), row))
             message = messages.get(row.key)
             # §4.1 step 5: a row whose seq no longer names the current version is marked
             # delivered but left out of the answer.
             if message is not None and message.seq == row.message_seq:
                 result.append((row.ack_id, message))
+        if chosen:
+            heapq.heappush(timers, (deadline, next(_ticks), chosen))
         return result
 
     # -- ack and nack (§4.4, §4.6) --------------------------------------------------------

@@ -404,10 +404,11 @@ class Engine:
             written.append(message)
         if written and stream.consumers:
             live = [c for c in stream.consumers.values() if c.backfill_completed_at is not None]
+            split = [(message, message.tokens) for message in written] if live else []
             for consumer in live:
                 consumer.purge_if_due(now)
-                for message in written:
-                    if consumer.matches(message.tokens):
+                for message, tokens in split:
+                    if consumer.matches(tokens):
                         consumer.offer(message, now)
                 self._notify_push(consumer)
         return len(written)
