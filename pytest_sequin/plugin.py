@@ -169,9 +169,9 @@ class _ReportCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == "sequin_kept":
-                self.state.kept.extend(value)
+                self.state.kept.extend(value)  # type: ignore[arg-type]  # a list we put there
             elif name == "sequin_cleanup_failures":
-                self.state.cleanup_failures.extend(value)
+                self.state.cleanup_failures.extend(value)  # type: ignore[arg-type]
 
 
 def report_cleanup_failures(state: SequinState, failures: list[CleanupFailure]) -> None:

@@ -30,10 +30,12 @@ class Response:
         self.body = body
 
 
+#: One encoder for every answer: ``json.dumps`` with options builds a new encoder per call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json(status: int, payload: Any) -> Response:
-    return Response(
-        status, JSON_TYPE, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    )
+    return Response(status, JSON_TYPE, _encode(payload).encode())
 
 
 def _media_ranges(accept: str) -> list[tuple[str, float]]:
@@ -55,13 +57,24 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
     return ranges
 
 
+#: Answers of :func:`accepts_json` by header value: a client sends the same Accept every time.
+_ACCEPTS_JSON: dict[str, bool] = {}
+
+
 def accepts_json(accept: str | None) -> bool:
     """Phoenix's ``accepts ["json"]``: no header is fine, otherwise JSON must be acceptable."""
-    if accept is None or not accept.strip():
+    if accept is None:
         return True
-    return any(
+    known = _ACCEPTS_JSON.get(accept)
+    if known is not None:
+        return known
+    answer = not accept.strip() or any(
         q > 0 and media in ("*/*", "application/*", "application/json") for media, q in _media_ranges(accept)
     )
+    if len(_ACCEPTS_JSON) > 256:
+        _ACCEPTS_JSON.clear()
+    _ACCEPTS_JSON[accept] = answer
+    return answer
 
 
 def prefers_json_errors(accept: str | None) -> bool:
@@ -171,15 +184,27 @@ _ROUTES: dict[tuple[str, ...], dict[str, Action]] = {
 _PATH_PARAM_NAMES = {"streams": "stream", "consumers": "consumer", "messages": "key"}
 
 
+#: The route patterns by segment count, in declaration order.
+_ROUTES_BY_LENGTH: dict[int, list[tuple[str, ...]]] = {}
+for _pattern in _ROUTES:
+    _ROUTES_BY_LENGTH.setdefault(len(_pattern), []).append(_pattern)
+
+
 def _match(segments: list[str]) -> tuple[tuple[str, ...], dict[str, str]] | None:
-    """Literal segments compare raw; dynamic ones are percent-decoded (as Phoenix does)."""
-    for pattern in _ROUTES:
-        if len(pattern) != len(segments):
-            continue
+    """Literal segments compare raw; dynamic ones are percent-decoded (as Phoenix does).
+
+    Patterns are tried in order and a dynamic segment is decoded when reached (a malformed
+    one is a 400 even if a later literal would not match); each segment is decoded once.
+    """
+    decoded: dict[int, str] = {}
+    for pattern in _ROUTES_BY_LENGTH.get(len(segments), ()):
         path_params: dict[str, str] = {}
         for i, (expected, actual) in enumerate(zip(pattern, segments)):
             if expected == "*":
-                path_params[_PATH_PARAM_NAMES[pattern[i - 1]]] = percent_decode(actual)
+                value = decoded.get(i)
+                if value is None:
+                    value = decoded[i] = percent_decode(actual)
+                path_params[_PATH_PARAM_NAMES[pattern[i - 1]]] = value
             elif expected != actual:
                 break
         else:

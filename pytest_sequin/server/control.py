@@ -29,6 +29,18 @@ def _json(status: int, payload: Any) -> Response:
     return Response(status, JSON_TYPE, json.dumps(payload).encode())
 
 
+def _seconds(raw: Any) -> float | None:
+    """A number of seconds >= 0 from JSON or a query string, else None."""
+    if isinstance(raw, str):
+        try:
+            raw = float(raw)
+        except ValueError:
+            return None
+    if type(raw) not in (int, float) or not raw >= 0 or raw == float("inf"):
+        return None
+    return float(raw)
+
+
 def clock_state(engine: Engine) -> dict[str, Any]:
     clock = engine.clock
     return {
@@ -49,6 +61,8 @@ def _integer(value: Any) -> int | None:
 
 def _add_fault(faults: FaultTable, params: dict[str, Any]) -> Response:
     action, path, method = params.get("action", "fail"), params.get("path"), params.get("method")
+    if not isinstance(path, str) or not path:
+        return _json(400, {"summary": "`path` must be a non-empty path pattern such as /api/streams/*"})
     times = params.get("times", 1)
     if times is not None and _integer(times) is None:
         return _json(400, {"summary": "`times` must be an integer >= 1, or null"})
@@ -111,13 +125,8 @@ def make_control_routes(
         if path == ["clock"] and method == "GET":
             return _json(200, clock_state(engine))
         if path == ["clock", "advance"] and method == "POST":
-            seconds = params.get("seconds")
-            if isinstance(seconds, str):
-                try:
-                    seconds = float(seconds)
-                except ValueError:
-                    seconds = None
-            if type(seconds) not in (int, float) or seconds < 0 or seconds != seconds:
+            seconds = _seconds(params.get("seconds"))
+            if seconds is None:
                 return _json(400, {"summary": "`seconds` must be a number >= 0"})
             if not isinstance(engine.clock, ManualClock):
                 return _json(409, {"summary": "this server's clock cannot be moved"})

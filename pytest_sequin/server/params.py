@@ -112,8 +112,9 @@ def decode_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if name:
-            payload = part.get_payload(decode=True) or b""
-            _assign(params, str(name), payload.decode("utf-8", "replace"))
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+            _assign(params, str(name), text)
     return params
 
 

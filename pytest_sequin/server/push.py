@@ -183,7 +183,7 @@ class _Worker:
             elif outcome == "delivered":
                 backoff = 0.0
             else:
-                self.wake.wait(outcome)
+                self.wake.wait(float(outcome))
 
     def _step(self) -> str | float | None:
         """One receive and its POSTs: "delivered", "failed", seconds to idle, or None to exit."""
