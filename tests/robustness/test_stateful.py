@@ -19,6 +19,7 @@ run is replayed first by the next CI-sized run.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from typing import Any, Optional
@@ -43,6 +44,54 @@ FILTERS = [">", "orders.*", "orders.>", "*", "a.b", "*.b", "a.>"]
 KEY_PATTERNS = ["orders.*", "orders.>", "*", ">", "a.b", "*.new", "a.*", "orders.x.*"]
 ACK_WAITS = [None, None, None, 0, 1000, 2500, -1000]
 MAX_ACK_PENDINGS = [None, None, None, None, 0, 1, 2, 3, 4, -1]
+
+
+ID_FORMS = ["lower"] * 6 + ["upper", "compact", "urn"]
+ODD_BATCHES: list[Any] = [
+    ("query", "0"),
+    ("query", "1001"),
+    ("query", "1000"),
+    ("query", "+3"),
+    ("query", "-1"),
+    ("query", " 2"),
+    ("query", "1e3"),
+    ("query", ""),
+    ("query", "abc"),
+    ("body", 2.0),
+    ("body", 2.5),
+    ("body", True),
+    ("body", None),
+    ("body", [1]),
+    ("body", {}),
+    ("body", "4"),
+    ("body", 0),
+    ("body", 1001),
+]
+ODD_ACK_BODIES: list[Any] = [
+    {},
+    {"ack_ids": []},
+    {"ack_ids": "x"},
+    {"ack_ids": None},
+    {"ack_ids": [""]},
+    {"ack_ids": [123]},
+    {"ack_ids": ["not-a-uuid"]},
+    {"ack_ids": [str(uuid.UUID(int=7, version=1))]},
+    {"ack_ids": [uuid.UUID(int=7, version=4).hex]},
+    {"ack_ids": ["urn:uuid:" + str(uuid.UUID(int=7, version=4))]},
+    {"ack_ids": [uuid.UUID(int=7, version=4).hex, "garbage"]},
+    {"ack_ids": {"a": str(uuid.UUID(int=7, version=4))}},
+]
+
+
+def id_form(value: str, form: str) -> str:
+    """One of the spellings of §2.2: usable (lower/upper case) or classified-but-unusable."""
+    if form == "upper":
+        return value.upper()
+    if form == "compact":
+        return value.replace("-", "")
+    if form == "urn":
+        return "urn:uuid:" + value
+    return value
 
 
 class IdMap:
@@ -123,14 +172,19 @@ class SequinMachine(RuleBasedStateMachine):
     def to_server(self, model_id: str) -> str:
         return self.ids.m2s[model_id]
 
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, str, str]:
+        """One HTTP exchange, keeping no reference to the response: a failing example's
+        traceback would otherwise keep its connection pool, and a socket, alive while
+        hypothesis shrinks (urllib3 2.x closes pooled sockets only when the pool is collected)."""
+        with self.http.request(method, self.base + path, timeout=10, **kwargs) as answer:
+            return answer.status_code, answer.headers.get("content-type", ""), answer.text
+
     def call(self, method: str, path: str, expected: tuple[int, Any], **kwargs: Any) -> Any:
-        answer = self.http.request(method, self.base + path, timeout=10, **kwargs)
+        code, content_type, text = self.request(method, path, **kwargs)
         status, body = expected
-        assert answer.status_code == status, (
-            f"{method} {path} {kwargs}: server {answer.status_code} {answer.text}, model {status} {body}"
-        )
-        assert answer.headers["content-type"] == "application/json; charset=utf-8", answer.headers
-        got = answer.json()
+        assert code == status, f"{method} {path} {kwargs}: server {code} {text}, model {status} {body}"
+        assert content_type == "application/json; charset=utf-8", content_type
+        got = json.loads(text)
         try:
             compare(body, got, self.ids, self.model.ids)
         except AssertionError as exc:
@@ -170,7 +224,8 @@ class SequinMachine(RuleBasedStateMachine):
             stream = self.stream_name(data)
         if model_id is None or data.draw(st.booleans(), label="by name"):
             return name, name, stream
-        return model_id, self.to_server(model_id), stream
+        form = data.draw(st.sampled_from(ID_FORMS), label="id form")
+        return id_form(model_id, form), id_form(self.to_server(model_id), form), stream
 
     def ack_ids_for(self, data: st.DataObject, pool: list[str]) -> tuple[list[str], list[str]]:
         """Some known ack ids (any consumer's), maybe a stale one, maybe upper-cased."""
@@ -397,6 +452,33 @@ class SequinMachine(RuleBasedStateMachine):
                 break
             self.settle("ack", consumer.id, server_ref, received, [self.to_server(i) for i in received])
 
+    @rule(
+        odd=st.sampled_from(ODD_BATCHES),
+        wait_for=st.sampled_from([None, None, "", "1000"]),
+        data=st.data(),
+    )
+    def receive_odd_params(self, odd: tuple[str, Any], wait_for: Optional[str], data: st.DataObject) -> None:
+        """§3.7a parameter checks: batch_size range and types (400 or 500), then wait_for."""
+        model_ref, server_ref = self.consumer_ref(data)
+        where, value = odd
+        params: dict[str, Any] = {"batch_size": value}
+        query = {"wait_for": wait_for} if wait_for is not None else {}
+        if wait_for is not None:
+            params["wait_for"] = wait_for
+        path = f"/api/streams/default/consumers/{server_ref}/receive"
+        expected = self.model.receive(model_ref, params)
+        if where == "query":
+            self.call("GET", path, expected, params={"batch_size": value, **query})
+        else:
+            self.call("POST", path, expected, params=query, json={"batch_size": value})
+
+    @rule(verb=st.sampled_from(["ack", "nack"]), body=st.sampled_from(ODD_ACK_BODIES), data=st.data())
+    def settle_odd_body(self, verb: str, body: dict[str, Any], data: st.DataObject) -> None:
+        """§3.7b/c: malformed ack_ids lists (400 summary, or framework 400 for odd UUID forms)."""
+        model_ref, server_ref = self.consumer_ref(data)
+        act = self.model.ack if verb == "ack" else self.model.nack
+        self.call("POST", f"/api/streams/s1/consumers/{server_ref}/{verb}", act(model_ref, body), json=body)
+
     @rule(verb=st.sampled_from(["ack", "nack"]), data=st.data())
     def ack_or_nack(self, verb: str, data: st.DataObject) -> None:
         """Acks and nacks of any ids seen so far (stale, foreign, already acked) and unknown ids."""
@@ -415,10 +497,10 @@ class SequinMachine(RuleBasedStateMachine):
         else:
             micros = round(float(what) * 1_000_000)
         self.model.advance(micros)
-        answer = self.http.post(
-            f"{self.base}/_pytest_sequin/clock/advance", json={"seconds": micros / 1_000_000}
+        code, _, text = self.request(
+            "POST", "/_pytest_sequin/clock/advance", json={"seconds": micros / 1_000_000}
         )
-        assert answer.status_code == 200, answer.text
+        assert code == 200, text
         assert self.clock.now_us() == self.model.now
 
     # -- read-only views -----------------------------------------------------------------------
