@@ -69,6 +69,21 @@ class ReceivedMessage:
         message = item["message"]
         return cls(item["ack_id"], message["key"], message["data"], message["seq"], dict(message))
 
+    @classmethod
+    def _from_decoded(cls, item: Dict[str, Any]) -> ReceivedMessage:
+        """``from_item`` for an item fresh from ``json.loads`` (nobody else holds its dicts): no
+        copy, and the frozen dataclass's five ``object.__setattr__`` calls done as one update."""
+        message = item["message"]
+        received = cls.__new__(cls)
+        received.__dict__.update(
+            ack_id=item["ack_id"],
+            key=message["key"],
+            data=message["data"],
+            seq=message["seq"],
+            message=message,
+        )
+        return received
+
 
 AckArg = Union[str, ReceivedMessage, Iterable[Union[str, ReceivedMessage]]]
 
@@ -101,7 +116,10 @@ def _normalise_messages(messages: MessagesArg) -> List[Dict[str, str]]:
     out: List[Dict[str, str]] = []
     seen = set()
     for index, item in enumerate(pairs):
-        if isinstance(item, Mapping):
+        # Exact-type checks first: the ABC checks cost ~1 us per message (bench figure 2.4).
+        if type(item) is tuple and len(item) == 2:
+            key, data = item
+        elif isinstance(item, Mapping):
             if "key" not in item or "data" not in item:
                 raise TypeError(f"message #{index} must have 'key' and 'data', got {dict(item)!r}")
             key, data = item["key"], item["data"]
@@ -109,8 +127,10 @@ def _normalise_messages(messages: MessagesArg) -> List[Dict[str, str]]:
             key, data = item
         else:
             raise TypeError(f"message #{index} must be a (key, data) tuple or a dict, got {item!r}")
-        _require_str(key, f"message #{index} key")
-        _require_str(data, f"message #{index} data")
+        if type(key) is not str:
+            _require_str(key, f"message #{index} key")
+        if type(data) is not str:
+            _require_str(data, f"message #{index} data")
         if key in seen:
             # The real server answers 500 and drops the whole batch; say so before sending.
             raise ValueError(f"key {key!r} appears twice in one batch (Sequin answers 500 for that)")
@@ -261,7 +281,7 @@ class ConsumerHandle(_Handle):
             raise TypeError(f"batch_size must be an int, got {batch_size!r}")
         path = f"{self._path}/receive{_query(batch_size=batch_size)}"
         items = self.client._call("GET", path, replayable=False)
-        return [ReceivedMessage.from_item(item) for item in items]
+        return [ReceivedMessage._from_decoded(item) for item in items]
 
     def receive_one(self) -> Optional[ReceivedMessage]:
         """The next message, or None when nothing is deliverable."""
