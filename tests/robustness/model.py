@@ -206,6 +206,7 @@ class Consumer:
         self.max_deliver: Optional[int] = None
         self.max_waiting = 20
         self.inserted_at = now
+        self.updated_at = now
         self.backfill_completed_at: Optional[int] = None
         self.rows: list[Row] = []
 
@@ -329,7 +330,7 @@ class Model:
             "max_waiting": c.max_waiting,
             "http_endpoint_id": None,
             "inserted_at": fmt_s(c.inserted_at),
-            "updated_at": fmt_s(c.inserted_at),
+            "updated_at": fmt_s(c.updated_at),
         }
 
     def message_json(self, s: Stream, m: Message) -> dict[str, Any]:
@@ -523,6 +524,50 @@ class Model:
             if filter_matches(pattern, message.key):
                 consumer.rows.append(Row(self.mint(), message.key, message.seq))
         consumer.backfill_completed_at = self.now
+        return 200, self.consumer_json(consumer)
+
+    def update_consumer(self, sref: str, cref: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """§3.5d for the integer settings; every other field is ignored (name, filter, ...)."""
+        self.purge()
+        stream, err = self.find_stream(sref)
+        if err:
+            return err
+        consumer, err = self.find_consumer_in(stream, cref)
+        if err:
+            return err
+        defaults: dict[str, Optional[int]] = {
+            "ack_wait_ms": 30000,
+            "max_ack_pending": 10000,
+            "max_waiting": 20,
+            "max_deliver": None,
+        }
+        changes: dict[str, Optional[int]] = {}
+        errors: dict[str, list[str]] = {}
+        for field, default in defaults.items():
+            if field not in body:
+                continue
+            value = body[field]
+            if isinstance(value, str) and value.strip() == "":
+                changes[field] = default
+            elif value is None:
+                changes[field] = None
+            elif isinstance(value, str) and len(value.encode()) < 32 and re.fullmatch(r"[+-]?[0-9]+", value):
+                changes[field] = int(value)
+            elif isinstance(value, int) and not isinstance(value, bool):
+                changes[field] = value
+            else:
+                errors[field] = ["is invalid"]
+        if errors:
+            return 422, {"summary": "Validation failed", "validation_errors": errors}
+        changes = {f: v for f, v in changes.items() if getattr(consumer, f) != v}
+        if any(v is None and f != "max_deliver" for f, v in changes.items()):
+            return internal_error()  # NOT NULL column
+        if any(v is not None and not -(2**31) <= v < 2**31 for v in changes.values()):
+            return internal_error()
+        if changes:
+            for field, value in changes.items():
+                setattr(consumer, field, value)
+            consumer.updated_at = self.now
         return 200, self.consumer_json(consumer)
 
     def delete_consumer(self, sref: str, cref: str) -> tuple[int, Any]:

@@ -46,6 +46,25 @@ ACK_WAITS = [None, None, None, 0, 1000, 2500, -1000]
 MAX_ACK_PENDINGS = [None, None, None, None, 0, 1, 2, 3, 4, -1]
 
 
+UPDATE_VALUES: list[Any] = [
+    0,
+    1,
+    2,
+    3,
+    1000,
+    2500,
+    -1000,
+    "",
+    " ",
+    "2",
+    "+1",
+    "abc",
+    1.5,
+    True,
+    None,
+    2**31,
+    "zz",
+]
 ID_FORMS = ["lower"] * 6 + ["upper", "compact", "urn"]
 ODD_BATCHES: list[Any] = [
     ("query", "0"),
@@ -370,6 +389,25 @@ class SequinMachine(RuleBasedStateMachine):
             "POST", f"/api/streams/{stream}/consumers", self.model.create_consumer(stream, body), json=body
         )
 
+    @rule(
+        how=st.sampled_from(["PUT", "PATCH", "POST"]),
+        fields=st.dictionaries(
+            st.sampled_from(["ack_wait_ms", "max_ack_pending", "max_waiting", "max_deliver", "name"]),
+            st.sampled_from(UPDATE_VALUES),
+            max_size=3,
+        ),
+        data=st.data(),
+    )
+    def update_consumer(self, how: str, fields: dict[str, Any], data: st.DataObject) -> None:
+        """§3.5d: partial update of the settings (future receives only); name etc. ignored."""
+        model_ref, server_ref, stream = self.consumer_and_stream(data)
+        expected = self.model.update_consumer(stream, model_ref, fields)
+        path = f"/api/streams/{stream}/consumers/{server_ref}"
+        if how == "POST":  # §0 method override
+            self.call("POST", path, expected, json={**fields, "_method": "patch"})
+        else:
+            self.call(how, path, expected, json=fields)
+
     # -- receive / ack / nack ----------------------------------------------------------------
 
     @rule(
@@ -603,3 +641,27 @@ def test_model_numbering_example() -> None:
     model.publish("default", {"messages": [{"key": "a", "data": "1"}, {"key": "b", "data": "2"}]})
     seqs = {m.key: m.seq for m in model.streams[0].messages}
     assert seqs == {"b": 4, "a": 2}  # b: counter 3 consumed, 4 used; a: 5 lost
+
+
+def test_model_against_the_spec_tables() -> None:
+    """The model's helpers reproduce the spec's own examples (§2.4a, §2.4b, §6.3)."""
+    from .model import data_hash, filter_matches, key_pattern_matches
+
+    table = [
+        ("orders.*", ["orders.new", "orders.update"], ["orders", "orders.new.priority"]),
+        ("orders.>", ["orders.new", "orders.new.priority"], ["orders"]),
+        ("*", ["a", "orders"], ["a.b"]),
+        (">", ["a", "a.b.c"], []),
+        ("a.*.c.>", ["a.b.c.d.e"], ["a.b.c"]),
+        ("*.b.*", ["a.b.c"], ["a.b"]),
+        ("a.b.c", ["a.b.c"], ["a.b.d", "a.b.c.d"]),
+    ]
+    for pattern, yes, no in table:
+        assert all(filter_matches(pattern, k) for k in yes), pattern
+        assert not any(filter_matches(pattern, k) for k in no), pattern
+    assert key_pattern_matches("orders.*", "orders")
+    assert all(key_pattern_matches("a.*.*", k) for k in ("a", "a.b", "a.b.c"))
+    assert not key_pattern_matches("a.*.*", "a.b.c.d")
+    assert not key_pattern_matches("a.b.>", "a.b") and key_pattern_matches("a.b.>", "a.b.c.d")
+    assert not key_pattern_matches("*.new", "orders") and key_pattern_matches("*.new", "x.new")
+    assert data_hash("") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
