@@ -9,8 +9,10 @@ import pytest
 from ._api import assert_500, unique
 
 
-def _all_streams(api):
-    return sorted((s["id"], s["name"]) for s in api.ok(api.get("/api/streams"))["data"])
+def _stream_names(api):
+    """Compared by name, not as a whole-server snapshot: in a conformance run (--sequin-url)
+    the server is shared with other workers creating streams meanwhile."""
+    return {s["name"] for s in api.ok(api.get("/api/streams"))["data"]}
 
 
 # 1. PUT/PATCH on a stream ------------------------------------------------------------------------
@@ -18,10 +20,12 @@ def _all_streams(api):
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH"])
 def test_1_update_stream(api, stream, method):
-    before = _all_streams(api)
+    new_names = []
     for target in (stream["name"], stream["id"], unique(), uuid.uuid4().hex):
-        assert_500(api.request(method, f"/api/streams/{target}", json={"name": unique()}))
-    assert _all_streams(api) == before
+        new_names.append(unique())
+        assert_500(api.request(method, f"/api/streams/{target}", json={"name": new_names[-1]}))
+    assert api.get_stream(stream["id"]) == stream
+    assert not _stream_names(api) & set(new_names)
 
 
 # 2. stream table-name collisions (§7.2) -------------------------------------------------------------
@@ -51,12 +55,11 @@ def test_2_stream_name_collisions(api, streams):
         long_a[:54] + "different_suffix",
         long_a[:54].lower(),
     ]
-    before = _all_streams(api)
     for candidate in colliding:
         response = api.post("/api/streams", json={"name": candidate})
         streams.track_response(response)
         assert_500(response)
-    assert _all_streams(api) == before
+    assert not _stream_names(api) & set(colliding)
     # Not collisions: a 53-character shared prefix, and other names.
     near = streams(long_a[:53] + "Z")
     assert near["name"] == long_a[:53] + "Z"
