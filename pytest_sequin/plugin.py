@@ -145,9 +145,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("sequin")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    report = yield
+@pytest.hookimpl(hookwrapper=True)  # old-style: works with every pluggy that pytest 7 allows
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
     item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
     if report.failed and report.when == "call":
         state: SequinState = item.config.stash[STATE_KEY]
@@ -156,7 +157,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             from pytest_sequin.report import render
 
             report.sections.append(("sequin state", render(state.client, streams)))
-    return report
 
 
 class _ReportCollector:
