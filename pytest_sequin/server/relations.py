@@ -54,14 +54,27 @@ def consumer_table(stream_name: str, consumer_name: str) -> str:
 
 
 def _object_name(table: str, columns: str | None, label: str) -> str:
-    """PostgreSQL's makeObjectName: shorten the longer part until the whole fits 63 bytes."""
+    """PostgreSQL's makeObjectName: shorten the longer part until the whole fits 63 bytes.
+
+    Its loop removes one character at a time from the longer part (from the second on a tie);
+    this computes where that loop ends, since 19 names are made per stream created.
+    """
     overhead = len(label) + 1 + (len(columns) + 1 if columns else 0)
-    name1, name2 = table, columns or ""
-    while len(name1) + len(name2) > NAMEDATALEN - overhead:
-        if len(name1) > len(name2):
-            name1 = name1[:-1]
+    name2 = columns or ""
+    len1, len2 = len(table), len(name2)
+    excess = len1 + len2 - (NAMEDATALEN - overhead)
+    if excess > 0:
+        if len1 > len2:
+            step = min(excess, len1 - len2)
+            len1 -= step
         else:
-            name2 = name2[:-1]
+            step = min(excess, len2 - len1)
+            len2 -= step
+        excess -= step
+        if excess > 0:  # equal lengths now: the second part loses the first character
+            len2 -= (excess + 1) // 2
+            len1 -= excess // 2
+    name1, name2 = table[: max(len1, 0)], name2[: max(len2, 0)]
     return f"{name1}_{name2}_{label}" if columns else f"{name1}_{label}"
 
 
