@@ -12,6 +12,9 @@ import threading
 import time
 from typing import Protocol
 
+#: 9000-01-01T00:00:00Z in µs: far beyond any test, well inside what timestamps can show.
+MAX_TIME_US = 221845392000 * 1_000_000
+
 
 class Clock(Protocol):
     """Anything with ``now_us()``; the engine needs nothing else."""
@@ -44,11 +47,18 @@ class ManualClock:
         return base + self._offset_us
 
     def advance(self, seconds: float) -> int:
-        """Move the clock forward by ``seconds`` (>= 0); returns the new time in µs."""
-        if seconds < 0:
+        """Move the clock forward by ``seconds`` (>= 0); returns the new time in µs.
+
+        The clock stays below :data:`MAX_TIME_US` (year 9000): timestamps must still render
+        as ISO-8601 years of four digits, or every answer after the jump would fail.
+        """
+        if not seconds >= 0:
             raise ValueError("the clock only moves forward")
         with self._lock:
-            self._offset_us += round(seconds * 1_000_000)
+            step = round(seconds * 1_000_000)
+            if self.now_us() + step > MAX_TIME_US:
+                raise ValueError(f"advancing by {seconds:g} s would move the clock past the year 9000")
+            self._offset_us += step
         return self.now_us()
 
     @property

@@ -130,7 +130,10 @@ def make_control_routes(
                 return _json(400, {"summary": "`seconds` must be a number >= 0"})
             if not isinstance(engine.clock, ManualClock):
                 return _json(409, {"summary": "this server's clock cannot be moved"})
-            engine.clock.advance(seconds)
+            try:
+                engine.clock.advance(seconds)
+            except ValueError as exc:
+                return _json(400, {"summary": str(exc)})
             if on_clock_advance is not None:
                 on_clock_advance()
             return _json(200, clock_state(engine))
