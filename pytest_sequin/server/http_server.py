@@ -27,6 +27,8 @@ log = logging.getLogger("pytest_sequin.server")
 
 MAX_LINE = 65536
 MAX_HEADERS = 200
+#: Bodies over the 8 MB limit but under this are read and dropped before the 413 is sent.
+MAX_DRAINED_BYTES = 64 * 1024 * 1024
 _REASONS = {**{status.value: status.phrase for status in HTTPStatus}, **REASON_PHRASES}
 
 Handler = Callable[[Request], Response]
@@ -164,7 +166,10 @@ class HttpServer:
                 return False
             length = int(length_header)
             if length > MAX_BODY_BYTES:
-                # The body is not read, so the connection cannot be reused.
+                # Read the body away first (unless the client waits for 100-continue): a client
+                # still sending when the socket closes gets a reset, not this 413.
+                if headers.get("expect", "").lower() != "100-continue" and length <= MAX_DRAINED_BYTES:
+                    _discard(reader, length)
                 self._send(conn, self._handler_error(413, headers), False, False)
                 return False
             if length:
@@ -228,6 +233,15 @@ def _parse_head(line: bytes, readline: Callable[[int], bytes]) -> tuple[str, str
         value = value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     raise _BadRequest("too many headers")
+
+
+def _discard(reader: object, length: int) -> None:
+    read = reader.read  # type: ignore[attr-defined]
+    while length > 0:
+        chunk = read(min(length, 1 << 20))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _keep_alive(version: str, connection: str) -> bool:
