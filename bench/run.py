@@ -66,7 +66,7 @@ class Settings:
     xdist_reps: int  # section 5: runs per configuration
 
 
-FULL = Settings(False, 300, 1000, 60, 100_000, 300, 25, 7, 200, 200, 2)
+FULL = Settings(False, 300, 1000, 60, 100_000, 300, 25, 9, 200, 200, 2)
 QUICK = Settings(True, 40, 200, 10, 10_000, 60, 5, 2, 40, 50, 1)
 
 
@@ -128,7 +128,9 @@ def subprocess_env() -> dict[str, str]:
 
 
 def run_pytest(args: list[str], cwd: str, env: dict[str, str] | None = None, timeout: float = 300) -> float:
-    """Run pytest in a subprocess; return its wall time. A failing run raises."""
+    """Run pytest in a subprocess; return its wall time (its CPU time goes to ``LAST_CPU``).
+    A failing run raises."""
+    before = _children_cpu()
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", *args],
@@ -140,9 +142,22 @@ def run_pytest(args: list[str], cwd: str, env: dict[str, str] | None = None, tim
         timeout=timeout,
     )
     elapsed = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - before
     if proc.returncode != 0:
         raise RuntimeError(f"pytest {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
     return elapsed
+
+
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def write_files(directory: str, files: dict[str, str]) -> None:
@@ -660,10 +675,13 @@ def section_startup(s: Settings) -> None:
         for args in variants.values():
             run_pytest(args, tmp)  # warm: writes the bytecode caches
         times: dict[str, list[float]] = {name: [] for name in variants}
+        cpu: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(s.pytest_reps):
             for name, args in variants.items():
                 times[name].append(run_pytest(args, tmp))
+                cpu[name].append(LAST_CPU[0])
     with_plugin, without = median(times["plugin"]) * 1000, median(times["none"]) * 1000
+    extra_cpu = (median(cpu["plugin"]) - median(cpu["none"])) * 1000
     emit(Figure("4.2", "pytest run of one test using sequin_consumer", with_plugin, "ms"))
     emit(Figure("4.3", "same run with -p no:sequin", without, "ms"))
     extra = with_plugin - without
@@ -675,7 +693,8 @@ def section_startup(s: Settings) -> None:
             "ms",
             "< 150 ms",
             extra < 150,
-            note=f"subprocess runs, bytecode caching on, median of {s.pytest_reps} each, alternated",
+            note=f"subprocess runs, bytecode caching on, median of {s.pytest_reps} each, alternated; "
+            f"CPU time (user+sys) difference {extra_cpu:.0f} ms",
         )
     )
 
@@ -783,6 +802,13 @@ SECTIONS: dict[str, Callable[[Settings], None]] = {
 }
 
 
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "n/a"
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (< 30 s)")
@@ -797,7 +823,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(
         f"pytest-sequin bench ({'quick' if args.quick else 'full'}): {datetime.date.today()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}",
+        f"{platform.system()} {platform.machine()}, load average {_load()}",
         flush=True,
     )
     print(ROW.format("id", "figure", "value", "target", "verdict"), flush=True)
