@@ -254,6 +254,44 @@ def target() -> Iterator[Target]:
     assert not leftover, f"threads left after stop(): {leftover}"
 
 
+REASONS = {
+    400: "Bad Request",
+    404: "Not Found",
+    406: "Not Acceptable",
+    413: "Request Entity Too Large",
+    500: "Internal Server Error",
+}
+
+
+def check_shape(answer: Answer, head: bool, control: bool) -> None:
+    """§5: error bodies are a summary (400/404), a 422 validation body, or a framework error
+    (JSON, or the bare reason phrase as HTML for errors raised before an endpoint); 500s are
+    always JSON. A request too broken to parse gets the HTTP layer's plain-text 400."""
+    status = answer.status
+    ctype = answer.headers.get("content-type", "")
+    if head:
+        assert answer.body == b"", "a HEAD answer has no body"
+        return
+    if ctype == "application/json; charset=utf-8":
+        value = json.loads(answer.body)
+        if status < 400 or control:
+            return
+        assert isinstance(value, dict), value
+        if "errors" in value:
+            assert value == {"errors": {"detail": REASONS[status]}}, value
+        elif status == 422:
+            assert set(value) == {"summary", "validation_errors"}, value
+            assert value["summary"] == "Validation failed" and value["validation_errors"], value
+        else:
+            assert status in (400, 404) and set(value) == {"summary"}, value
+            assert isinstance(value["summary"], str) and value["summary"], value
+    elif ctype.startswith("text/html"):
+        assert status in (400, 404, 406, 413), "only errors before an endpoint may be HTML"
+        assert answer.body.decode() == REASONS[status], answer.body
+    else:
+        assert ctype.startswith("text/plain") and status == 400, f"unexpected content type {ctype!r}"
+
+
 def check(t: Target, method: str, raw: bytes, target_path: str, body: bytes = b"") -> Optional[Answer]:
     """Run one case and every check of the module docstring; returns the answer."""
     t.seed()
@@ -271,9 +309,11 @@ def check(t: Target, method: str, raw: bytes, target_path: str, body: bytes = b"
         if status == 500:
             ok = documented_500(method, target_path, body)
         assert ok, f"status {status} not allowed for {raw[:500]!r}: {answer}"
-        ctype = answer.headers.get("content-type", "")
-        if ctype.startswith("application/json") and method.upper() != "HEAD":
-            json.loads(answer.body)
+        control = target_path.lstrip("/").startswith("_pytest_sequin")
+        try:
+            check_shape(answer, method.upper() == "HEAD", control)
+        except AssertionError as exc:
+            raise AssertionError(f"bad answer to {raw[:500]!r}: {answer}: {exc}") from None
         if status == 200:
             return answer
     assert t.snapshot() == state_before, f"state changed by a rejected request {raw[:500]!r}: {answer}"
