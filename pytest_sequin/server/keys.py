@@ -17,33 +17,97 @@ MAX_TOKENS = 16
 _PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
 
+#: Grapheme_Cluster_Break=Prepend (Unicode 15), the few code points unicodedata cannot tell apart.
+_PREPEND = frozenset(
+    [*range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0xD4E, 0x110BD, 0x110CD, 0x111C2, 0x111C3]
+    + [0x1193F, 0x11941, 0x11A3A, *range(0x11A84, 0x11A8A), 0x11D46, 0x11F02]
+)
+
+
+_CONTROLS = ("CR", "LF", "Control")
+_NO_BREAK_PAIRS = frozenset(
+    [("CR", "LF"), ("L", "L"), ("L", "V"), ("L", "LV"), ("L", "LVT"), ("LV", "V"), ("LV", "T")]
+    + [("V", "V"), ("V", "T"), ("LVT", "T"), ("T", "T")]
+)
+
+
+def _break_class(char: str) -> str:
+    """The Grapheme_Cluster_Break property (UAX #29), derived from ``unicodedata``."""
+    cp = ord(char)
+    if char in "\r\n\u200d":
+        return {"\r": "CR", "\n": "LF", "\u200d": "ZWJ"}[char]
+    if 0x1F1E6 <= cp <= 0x1F1FF:
+        return "RI"
+    if 0x1100 <= cp <= 0x115F or 0xA960 <= cp <= 0xA97C:
+        return "L"
+    if 0x1160 <= cp <= 0x11A7 or 0xD7B0 <= cp <= 0xD7C6:
+        return "V"
+    if 0x11A8 <= cp <= 0x11FF or 0xD7CB <= cp <= 0xD7FB:
+        return "T"
+    if 0xAC00 <= cp <= 0xD7A3:
+        return "LV" if (cp - 0xAC00) % 28 == 0 else "LVT"
+    if cp in _PREPEND:
+        return "Prepend"
+    category = unicodedata.category(char)
+    if (
+        category in ("Mn", "Me")
+        or cp == 0x200C
+        or 0x1F3FB <= cp <= 0x1F3FF  # emoji skin-tone modifiers
+        or 0xE0020 <= cp <= 0xE007F  # tags (flag sequences)
+        or 0xFF9E <= cp <= 0xFF9F
+    ):
+        return "Extend"
+    if category in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+        return "Control"
+    if category == "Mc" or cp in (0xE33, 0xEB3):
+        return "SpacingMark"
+    if category in ("So", "Cn") and (
+        0x1F000 <= cp <= 0x1FAFF or 0x2600 <= cp <= 0x27BF or 0x2300 <= cp <= 0x23FF or 0x2B00 <= cp <= 0x2BFF
+    ):
+        return "ExtPict"
+    if cp in (0xA9, 0xAE, 0x203C, 0x2049, 0x2122, 0x2139, 0x3030, 0x303D, 0x3297, 0x3299):
+        return "ExtPict"
+    return "Other"
+
+
 def grapheme_length(text: str) -> int:
     """Length in user-perceived characters, as Elixir's ``String.length/1`` counts it.
 
-    An approximation of Unicode grapheme clusters that covers what reaches it in practice:
-    combining marks, variation selectors and zero-width joiner sequences extend the previous
-    character, ``\\r\\n`` is one character. Keys with any non-ASCII character fail later with the
-    database's 500 anyway, so only the choice between the 400 "exceed 255" and that 500 depends
-    on this count.
+    Extended grapheme clusters of UAX #29 (rules GB3-GB13), with the break property derived
+    from ``unicodedata``: combining marks, ZWJ emoji sequences, skin-tone modifiers, flag pairs,
+    tag sequences, Hangul syllables, prepended and spacing marks, ``\r\n``. Keys with any
+    non-ASCII character fail later with the database's 500 anyway, so for keys only the choice
+    between the 400 "exceed 255" and that 500 depends on this count; for a ``key_pattern`` it
+    is the choice between that 400 and an answer.
     """
     if text.isascii():
         return len(text) - text.count("\r\n")
     count = 0
-    joined = False
     previous = ""
+    emoji_zwj = False  # GB11: inside ExtPict Extend* ZWJ
+    in_emoji = False  # inside ExtPict Extend*
+    regional = 0  # GB12/13: regional indicators in a row
     for char in text:
-        extends = (
-            joined
-            or unicodedata.combining(char) != 0
-            or unicodedata.category(char) in ("Mn", "Me", "Mc")
-            or "\ufe00" <= char <= "\ufe0f"
-            or char == "\u200d"
-            or (previous == "\r" and char == "\n")
-        )
-        joined = char == "\u200d"
-        if not extends or count == 0:
+        current = _break_class(char)
+        if not previous:
+            joined = False
+        elif (previous, current) in _NO_BREAK_PAIRS:  # GB3, GB6-GB8
+            joined = True
+        elif previous in _CONTROLS or current in _CONTROLS:  # GB4, GB5
+            joined = False
+        else:  # GB9, GB9a, GB9b, GB11, GB12/13
+            joined = (
+                current in ("Extend", "ZWJ", "SpacingMark")
+                or previous == "Prepend"
+                or (emoji_zwj and current == "ExtPict")
+                or (current == "RI" and regional % 2 == 1)
+            )
+        if not joined:
             count += 1
-        previous = char
+        emoji_zwj = in_emoji and current == "ZWJ"
+        in_emoji = current == "ExtPict" or (in_emoji and current == "Extend")
+        regional = regional + 1 if current == "RI" else 0
+        previous = current
     return count
 
 
