@@ -164,6 +164,31 @@ def key_error(key: str) -> Optional[str]:
     return None
 
 
+INT_DEFAULTS: dict[str, Optional[int]] = {
+    "ack_wait_ms": 30000,
+    "max_ack_pending": 10000,
+    "max_waiting": 20,
+    "max_deliver": None,
+}
+_MISSING = object()
+
+
+def cast_int(value: Any, default: Optional[int]) -> Any:
+    """§3.5c integer fields: JSON integers or digit strings (sign allowed, < 32 bytes); a blank
+    string means the default; ``None`` stays ``None``; anything else is ``_MISSING`` (invalid)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip() == "":
+            return default
+        if len(value.encode()) < 32 and re.fullmatch(r"[+-]?[0-9]+", value):
+            return int(value)
+        return _MISSING
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _MISSING
+
+
 class Message:
     def __init__(self, key: str, data: str, seq: int, now: int) -> None:
         self.key = key
@@ -475,23 +500,20 @@ class Model:
         return 200, self.consumer_json(consumer)
 
     def create_consumer(self, ref: str, body: dict[str, Any]) -> tuple[int, Any]:
-        """§3.5c for bodies with name, filter_key_pattern and the two integer settings."""
+        """§3.5c for bodies with name, filter_key_pattern and the integer settings."""
         self.purge()
         stream, err = self.find_stream(ref)
         if err:
             return err
         errors: dict[str, list[str]] = {}
-        settings: dict[str, int] = {}
-        for field in ("ack_wait_ms", "max_ack_pending"):
-            if field not in body:
-                continue
-            value = body[field]
-            if value is None:
-                continue  # a NOT NULL column: 500, but only if nothing else fails (below)
-            if isinstance(value, bool) or not isinstance(value, int):
-                errors[field] = ["is invalid"]
-            else:
-                settings[field] = value
+        settings: dict[str, Optional[int]] = dict(INT_DEFAULTS)
+        for field, default in INT_DEFAULTS.items():
+            if field in body:
+                value = cast_int(body[field], default)
+                if value is _MISSING:
+                    errors[field] = ["is invalid"]
+                else:
+                    settings[field] = value
         name = body.get("name")
         if name is None or (isinstance(name, str) and name.strip() == ""):
             errors["name"] = ["can't be blank"]
@@ -506,9 +528,9 @@ class Model:
             errors["name"] = ["must contain only alphanumeric characters or underscores"]
         if errors:
             return 422, {"summary": "Validation failed", "validation_errors": errors}
-        if any(body.get(f, 0) is None for f in ("ack_wait_ms", "max_ack_pending")):
-            return internal_error()
-        if any(not -(2**31) <= v < 2**31 for v in settings.values()):
+        if any(v is None for f, v in settings.items() if f != "max_deliver"):
+            return internal_error()  # an explicit null in a NOT NULL column
+        if any(v is not None and not -(2**31) <= v < 2**31 for v in settings.values()):
             return internal_error()
         if any(c.stream is stream and c.name == name for c in self.consumers):
             return 422, {
@@ -516,8 +538,8 @@ class Model:
                 "validation_errors": {"stream_id": ["Consumer name must be unique within a stream"]},
             }
         consumer = Consumer(self.mint(), name, stream, pattern, self.now)
-        consumer.ack_wait_ms = settings.get("ack_wait_ms", 30000)
-        consumer.max_ack_pending = settings.get("max_ack_pending", 10000)
+        for field, value in settings.items():
+            setattr(consumer, field, value)
         self.consumers.append(consumer)
         # §4.8: synchronous backfill of the matching history, oldest seq first.
         for message in sorted(stream.messages, key=lambda m: m.seq):
@@ -535,28 +557,15 @@ class Model:
         consumer, err = self.find_consumer_in(stream, cref)
         if err:
             return err
-        defaults: dict[str, Optional[int]] = {
-            "ack_wait_ms": 30000,
-            "max_ack_pending": 10000,
-            "max_waiting": 20,
-            "max_deliver": None,
-        }
         changes: dict[str, Optional[int]] = {}
         errors: dict[str, list[str]] = {}
-        for field, default in defaults.items():
-            if field not in body:
-                continue
-            value = body[field]
-            if isinstance(value, str) and value.strip() == "":
-                changes[field] = default
-            elif value is None:
-                changes[field] = None
-            elif isinstance(value, str) and len(value.encode()) < 32 and re.fullmatch(r"[+-]?[0-9]+", value):
-                changes[field] = int(value)
-            elif isinstance(value, int) and not isinstance(value, bool):
-                changes[field] = value
-            else:
-                errors[field] = ["is invalid"]
+        for field, default in INT_DEFAULTS.items():
+            if field in body:
+                value = cast_int(body[field], default)
+                if value is _MISSING:
+                    errors[field] = ["is invalid"]
+                else:
+                    changes[field] = value
         if errors:
             return 422, {"summary": "Validation failed", "validation_errors": errors}
         changes = {f: v for f, v in changes.items() if getattr(consumer, f) != v}

@@ -42,8 +42,8 @@ BAD_KEYS = ["", "a..b", ".a", "a b", "or*ders", "caf\u00e9", "tab\there", "nul\x
 DATAS = ["", "1", "2", "hello", "x\x00y", "xy", "\x00"]
 FILTERS = [">", "orders.*", "orders.>", "*", "a.b", "*.b", "a.>"]
 KEY_PATTERNS = ["orders.*", "orders.>", "*", ">", "a.b", "*.new", "a.*", "orders.x.*"]
-ACK_WAITS = [None, None, None, 0, 1000, 2500, -1000]
-MAX_ACK_PENDINGS = [None, None, None, None, 0, 1, 2, 3, 4, -1]
+ACK_WAITS: list[Any] = [None, None, None, 0, 1000, 2500, -1000, "2500", "", "abc", 1.0]
+MAX_ACK_PENDINGS: list[Any] = [None, None, None, None, 0, 1, 2, 3, 4, -1, "3", " ", True, 2**31]
 
 
 UPDATE_VALUES: list[Any] = [
@@ -294,7 +294,7 @@ class SequinMachine(RuleBasedStateMachine):
     def set_up(
         self,
         more_streams: set[str],
-        consumers: list[tuple[str, str, Optional[int], Optional[int]]],
+        consumers: list[tuple[str, str, Any, Any]],
         batch: list[tuple[str, str]],
         publish_first: bool,
     ) -> None:
@@ -375,8 +375,8 @@ class SequinMachine(RuleBasedStateMachine):
         self,
         name: str,
         pattern: str,
-        ack_wait: Optional[int],
-        max_pending: Optional[int],
+        ack_wait: Any,
+        max_pending: Any,
         data: st.DataObject,
     ) -> None:
         stream = self.stream_name(data)
