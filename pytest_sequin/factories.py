@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from pytest_sequin.cleanup import CleanupFailure, Registry, delete_all
+from pytest_sequin.cleanup import Breaker, CleanupFailure, Registry, delete_all
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.naming import NameFactory
 
@@ -26,7 +26,6 @@ class Resources:
         self.hint = hint
         self.streams: list[StreamHandle] = []
         self.consumers: list[ConsumerHandle] = []
-        self.keep = False
 
     def create_stream(self, name: str | None = None, **options: Any) -> StreamHandle:
         """Create a stream (a unique name unless one is given). ``options`` are sent as-is:
@@ -52,13 +51,11 @@ class Resources:
         self.consumers.append(consumer)
         return consumer
 
-    def cleanup(self) -> list[CleanupFailure]:
-        """Delete everything created here (or nothing, when :attr:`keep` is set)."""
-        if self.keep:
-            return []
+    def cleanup(self, client: SequinClient, breaker: Breaker) -> list[CleanupFailure]:
+        """Delete everything created here through ``client`` (a short-timeout one)."""
         streams, consumers = list(reversed(self.streams)), list(reversed(self.consumers))
         self.streams, self.consumers = [], []
-        return delete_all(streams, consumers, on_deleted=self.registry.discard)
+        return delete_all(client, streams, consumers, breaker=breaker, on_deleted=self.registry.discard)
 
 
 class StreamFactory:

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from pytest_sequin.backends import RunningServer
+from pytest_sequin.backends.base import mask_url
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.clock import SequinClock
 from pytest_sequin.config import SequinConfig
@@ -50,9 +51,9 @@ def sequin_url(sequin_server: RunningServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def sequin_client(request: pytest.FixtureRequest, sequin_server: RunningServer) -> SequinClient:
-    """The embedded client bound to the server: sequin-py's methods plus handles."""
-    return _state(request).client
+def sequin_client(request: pytest.FixtureRequest, sequin_url: str) -> SequinClient:
+    """The embedded client bound to ``sequin_url``: sequin-py's methods plus handles."""
+    return _state(request).client_for(sequin_url)
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +74,24 @@ def _finish(request: pytest.FixtureRequest, resources: Resources) -> None:
     reports = node.stash.get(REPORTS_KEY, {}) if isinstance(node, pytest.Item) else {}
     failed = any(getattr(r, "failed", False) for r in reports.values())
     if failed and state.config.keep and resources.streams:
-        resources.keep = True
-        names = [s.name for s in resources.streams]
+        names = [s.name for s in resources.streams if _still_exists(resources.client, s)]
+        for name in names:
+            state.registry.discard(name)
         node.user_properties.append(("sequin_kept", names))
         return
-    failures = resources.cleanup()
+    failures = resources.cleanup(state.cleanup_client_for(resources.client.base_url), state.breaker)
     if failures:
         from pytest_sequin.plugin import report_cleanup_failures
 
         report_cleanup_failures(state, failures)
         if isinstance(node, pytest.Item):
-            node.user_properties.append(
-                ("sequin_cleanup_failures", [f"{f.kind} {f.name}: {f.reason}" for f in failures])
-            )
+            node.user_properties.append(("sequin_cleanup_failures", [str(f) for f in failures]))
+
+
+def _still_exists(client: SequinClient, stream: StreamHandle) -> bool:
+    """A kept stream is only worth listing if the test did not delete it itself."""
+    _, error = client.get_stream(stream.id)
+    return error is None
 
 
 @pytest.fixture
@@ -98,12 +104,33 @@ def _sequin_test_resources(
     _finish(request, resources)
 
 
+#: What ``@pytest.mark.sequin(...)`` accepts: the consumer fields of the API (spec §3.5c).
+MARKER_OPTIONS = frozenset(
+    [
+        "filter_key_pattern",
+        "kind",
+        "status",
+        "ack_wait_ms",
+        "max_ack_pending",
+        "max_deliver",
+        "max_waiting",
+        "http_endpoint_id",
+        "http_endpoint",
+    ]
+)
+
+
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Consumer options from ``@pytest.mark.sequin(...)`` (closest marker wins per key)."""
+    """Consumer options from ``@pytest.mark.sequin(...)``: markers closer to the test win, per
+    option (a function's ``ack_wait_ms`` and its class's ``filter_key_pattern`` combine)."""
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("sequin"))):
-        if marker.args:
-            raise pytest.UsageError("@pytest.mark.sequin takes keyword arguments only, e.g. ack_wait_ms=1000")
+        unknown = sorted(set(marker.kwargs) - MARKER_OPTIONS)
+        if marker.args or unknown:
+            what = f"unknown option(s) {', '.join(unknown)}" if unknown else "positional arguments"
+            known = ", ".join(sorted(MARKER_OPTIONS))
+            message = f"@pytest.mark.sequin: {what}; it takes keyword arguments among {known}"
+            pytest.fail(message, pytrace=False)
         options.update(marker.kwargs)
     return options
 
@@ -162,14 +189,16 @@ def sequin_session_stream(
 
 
 @pytest.fixture
-def sequin_clock(request: pytest.FixtureRequest, sequin_server: RunningServer) -> SequinClock:
+def sequin_clock(
+    request: pytest.FixtureRequest, sequin_server: RunningServer, sequin_url: str
+) -> SequinClock:
     """Move the server's clock: ``sequin_clock.advance(31)`` makes a 30 s visibility timeout
     pass at once. On a server without clock control (a real Sequin) the test is skipped,
     unless ``--sequin-clock-sleep`` asks to sleep for real instead."""
-    clock = SequinClock(sequin_server.url)
+    clock = SequinClock(sequin_url)
     if not clock.controllable:
         if _state(request).config.clock_sleep:
-            return SequinClock(sequin_server.url, sleep=time.sleep)
+            return SequinClock(sequin_url, sleep=time.sleep)
         pytest.skip(
             "sequin_clock needs the embedded server's clock control; this server "
             f"({sequin_server.description}) has none. Pass --sequin-clock-sleep to sleep for real."
@@ -177,29 +206,29 @@ def sequin_clock(request: pytest.FixtureRequest, sequin_server: RunningServer) -
     return clock
 
 
-def _control_client(server: RunningServer, fixture: str) -> ControlClient:
-    client = ControlClient(server.url)
+def _control_client(url: str, fixture: str) -> ControlClient:
+    client = ControlClient(url)
     if not client.available():
         pytest.skip(
             f"{fixture} needs the embedded server's request log and fault injection "
-            f"(/_pytest_sequin routes); this server ({server.description}) has none"
+            f"(/_pytest_sequin routes); the server at {mask_url(url)} has none"
         )
     return client
 
 
 @pytest.fixture
-def sequin_requests(sequin_server: RunningServer) -> RequestLogView:
+def sequin_requests(sequin_url: str) -> RequestLogView:
     """The server's log of this test's requests (those made after this fixture was set up):
     ``.all()``, ``.matching(method=None, path=None, status=None)``, ``.clear()``. Skips the
     test on a server without the log (a real Sequin)."""
-    return RequestLogView(_control_client(sequin_server, "sequin_requests"))
+    return RequestLogView(_control_client(sequin_url, "sequin_requests"))
 
 
 @pytest.fixture
-def sequin_faults(sequin_server: RunningServer, _sequin_test_resources: Resources) -> Iterator[FaultInjector]:
+def sequin_faults(sequin_url: str, _sequin_test_resources: Resources) -> Iterator[FaultInjector]:
     """Make the server fail or stall: ``.fail(path, status=500, times=1, method=None, body=None)``,
     ``.delay(path, seconds, times=1, method=None)``. The faults are removed at teardown, before
     the test's streams are deleted. Skips the test on a server without fault injection."""
-    injector = FaultInjector(_control_client(sequin_server, "sequin_faults"))
+    injector = FaultInjector(_control_client(sequin_url, "sequin_faults"))
     yield injector
     injector.clear()

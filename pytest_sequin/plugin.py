@@ -18,16 +18,23 @@ from __future__ import annotations
 import os
 import warnings
 from typing import Any, Generator
+from urllib.parse import urlsplit
 
 import pytest
 
 from pytest_sequin import config as config_module
 from pytest_sequin import fixtures
-from pytest_sequin.backends import BACKEND_EMBEDDED, RunningServer, SequinUnavailable, start_server
+from pytest_sequin.backends import (
+    BACKEND_EMBEDDED,
+    BACKEND_URL,
+    RunningServer,
+    SequinUnavailable,
+    start_server,
+)
 from pytest_sequin.backends.base import mask_url
-from pytest_sequin.cleanup import CleanupFailure, Registry, delete_all
+from pytest_sequin.cleanup import Breaker, CleanupFailure, Registry, delete_all, delete_run_streams
 from pytest_sequin.naming import NameFactory, new_run_token
-from pytest_sequin.state import REPORTS_KEY, STATE_KEY, SequinState
+from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
 from pytest_sequin.sweep import sweep_orphans
 
 WORKERINPUT_TOKEN = "pytest_sequin_run_token"
@@ -100,48 +107,111 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return config.pluginmanager.has_plugin("dsession") and not hasattr(config, "workerinput")
 
 
+def _uses_sequin(item: pytest.Item) -> bool:
+    return any(name.startswith("sequin_") for name in getattr(item, "fixturenames", ()))
+
+
+def _no_tests_will_run(config: pytest.Config) -> bool:
+    """--collect-only and --fixtures need no server (and must not wait for one)."""
+    option = config.option
+    return bool(
+        getattr(option, "collectonly", False)
+        or getattr(option, "showfixtures", False)
+        or getattr(option, "show_fixtures_per_test", False)
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
+    """Decide where the server comes from, and start the cheap ones now.
+
+    The embedded server starts here, before collection, so an app that builds its client at
+    import time already sees ``SEQUIN_URL``. A URL server's address is known now too, but its
+    readiness check (up to --sequin-timeout) and a Docker start wait until collection shows
+    that a selected test needs Sequin; an xdist controller cannot know that and does it now,
+    once for all workers.
+    """
     config = session.config
     state: SequinState = config.stash[STATE_KEY]
+    if _no_tests_will_run(config):
+        return
     shared = getattr(config, "workerinput", {}).get(WORKERINPUT_SERVER)
     if shared is not None:
         state.server = RunningServer(
             url=shared["url"], backend=shared["backend"], description=shared["description"]
         )
-    else:
-        per_worker_embedded = (
-            _is_xdist_controller(config)
-            and state.config.backend == BACKEND_EMBEDDED
-            and state.config.port == 0
-        )
-        if per_worker_embedded:
+        _point_environment_at(state, state.server.url)
+        return
+    backend = state.config.backend
+    if _is_xdist_controller(config):
+        if backend == BACKEND_EMBEDDED and state.config.port == 0:
             state.per_worker = True
             return
-        try:
-            state.server = start_server(state.config)
-        except SequinUnavailable as exc:
-            raise pytest.UsageError(str(exc)) from None
-        state.owns_server = True
-        if state.config.sweep_orphans is not None:
-            state.swept = sweep_orphans(state, state.config.sweep_orphans)
-    state.previous_sequin_url = os.environ.get("SEQUIN_URL")
-    os.environ["SEQUIN_URL"] = state.server.url
+        _start(state)
+    elif backend == BACKEND_EMBEDDED:
+        _start(state)
+    elif backend == BACKEND_URL and state.config.url:
+        _point_environment_at(state, state.config.url)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state: SequinState | None = session.config.stash.get(STATE_KEY, None)
+    if state is None or state.server is not None or state.per_worker or _no_tests_will_run(session.config):
+        return
+    if getattr(session.config, "workerinput", None) is not None and state.config.backend == BACKEND_EMBEDDED:
+        return  # started at session start
+    if any(_uses_sequin(item) for item in session.items):
+        _start(state)
+
+
+def _start(state: SequinState) -> None:
+    try:
+        state.server = start_server(state.config)
+    except SequinUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None
+    state.owns_server = True
+    _point_environment_at(state, state.server.url)
+    if state.config.sweep_orphans is not None:
+        state.swept = sweep_orphans(state, state.config.sweep_orphans)
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _point_environment_at(state: SequinState, url: str) -> None:
+    """SEQUIN_URL for the code under test; for a loopback server also NO_PROXY, so an app's
+    ``requests`` (sequin-py) does not send test traffic to a proxy from the environment."""
+    updates = {"SEQUIN_URL": url}
+    if urlsplit(url).hostname in _LOOPBACK:
+        for name in ("NO_PROXY", "no_proxy"):
+            current = [h.strip() for h in os.environ.get(name, "").split(",") if h.strip()]
+            missing = [h for h in _LOOPBACK if h not in current]
+            if missing or name not in os.environ:
+                updates[name] = ",".join(current + missing)
+    for name, value in updates.items():
+        state.saved_environment.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state: SequinState | None = config.stash.get(STATE_KEY, None)
     if state is None:
         return []
-    lines = state.server.header_lines() if state.server else ["sequin: embedded server in each xdist worker"]
+    if state.server is not None:
+        lines = state.server.header_lines()
+    elif state.per_worker:
+        lines = ["sequin: embedded server in each xdist worker"]
+    elif state.config.backend == BACKEND_URL:
+        lines = [f"sequin: url {mask_url(state.config.url or '')} (checked when a selected test needs it)"]
+    else:
+        lines = [f"sequin: docker {state.config.image} (started when a selected test needs it)"]
     lines.append(f"sequin: run token {state.run_token} (stream names start with {state.names.run_prefix})")
-    if state.swept is not None:
-        lines.append(f"sequin: orphan sweep deleted {len(state.swept)} streams")
     return lines
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if any(name.startswith("sequin_") for name in getattr(item, "fixturenames", ())):
+        if _uses_sequin(item):
             item.add_marker("sequin")
 
 
@@ -156,7 +226,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if streams and state.server is not None:
             from pytest_sequin.report import render
 
-            report.sections.append(("sequin state", render(state.client, streams)))
+            owned = item.stash.get(RESOURCES_KEY, [])
+            client = owned[0].client if owned else state.client  # the client the test's fixtures used
+            report.sections.append(("sequin state", render(client, streams)))
 
 
 class _ReportCollector:
@@ -195,22 +267,30 @@ def report_cleanup_failures(state: SequinState, failures: list[CleanupFailure]) 
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Delete what is left of this run, stop what this process started, restore the environment."""
     state: SequinState | None = session.config.stash.get(STATE_KEY, None)
     if state is None:
         return
-    leftovers = [s for s in state.registry.pending() if s.name not in state.kept]
-    if leftovers and state.server is not None and not state.server.stopped:
-        failures = delete_all(leftovers, [], on_deleted=state.registry.discard)
-        state.cleanup_failures.extend(f"{f.kind} {f.name}: {f.reason}" for f in failures)
+    if state.server is not None and not state.server.stopped:
+        cleanup_client = state.cleanup_client_for(state.server.url)
+        leftovers = [s for s in state.registry.pending() if s.name not in state.kept]
+        if leftovers:  # after Ctrl-C, or a teardown that never ran; one more try, a fresh breaker
+            failures = delete_all(
+                cleanup_client, leftovers, [], breaker=Breaker(), on_deleted=state.registry.discard
+            )
+            state.cleanup_failures.extend(str(f) for f in failures)
+        if state.owns_server and state.server.backend != BACKEND_EMBEDDED:
+            # A shared server: also what a crashed xdist worker or a re-created stream left.
+            failures = delete_run_streams(cleanup_client, state.names.run_prefix, keep=state.kept)
+            state.cleanup_failures.extend(str(f) for f in failures)
     if state.owns_server and state.server is not None:
         state.server.stop()
-    if state.server is not None:
-        if state.previous_sequin_url is None:
-            os.environ.pop("SEQUIN_URL", None)
+    for name, value in state.saved_environment.items():
+        if value is None:
+            os.environ.pop(name, None)
         else:
-            os.environ["SEQUIN_URL"] = state.previous_sequin_url
-    if state.client_instance is not None:
-        state.client_instance.close()
+            os.environ[name] = value
+    state.close_clients()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -225,11 +305,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             write(f"{name}  at {where}")
     if state.cleanup_failures:
         terminalreporter.section("pytest-sequin: cleanup problems")
+        state.cleanup_failures = list(dict.fromkeys(state.cleanup_failures))
         for failure in state.cleanup_failures[:20]:
             write(f"could not delete {failure}")
         if len(state.cleanup_failures) > 20:
             write(f"... and {len(state.cleanup_failures) - 20} more")
-    if state.swept:
+    if state.swept is not None:
         terminalreporter.section("pytest-sequin: orphan sweep")
+        write(f"deleted {len(state.swept)} streams of other runs older than {state.config.sweep_orphans:g} s")
         for name in state.swept:
             write(f"deleted {name}")

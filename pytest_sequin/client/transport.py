@@ -263,7 +263,7 @@ def _read_response(reader: _Reader, method: str) -> Tuple[int, str, bytes, str, 
     if method == "HEAD" or status in (204, 304) or status < 200:
         return status, reason.strip(), b"", content_type, will_close
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             size_line = reader.readline()
             try:

@@ -210,7 +210,14 @@ def test_orphan_sweep_deletes_old_prefixed_streams_only(pytester, standalone_ser
         f"--sequin-url={standalone_server.url}", "--sequin-sweep-orphans=1h"
     )
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*orphan sweep deleted 3 streams*", "deleted pytest_old01_m_1_test_x"])
+    result.stdout.fnmatch_lines(
+        [
+            "*pytest-sequin: orphan sweep*",
+            "deleted 3 streams of other runs older than 3600 s",
+            "deleted pytest_*",
+        ]
+    )
+    assert "deleted pytest_old01_m_1_test_x" in result.stdout.str()
     assert sorted(stream_names(standalone_server)) == ["default", "mine_keep_me", "pytest_young_m_2"]
 
 
