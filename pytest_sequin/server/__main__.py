@@ -12,16 +12,32 @@ from typing import Sequence
 from .server import EmbeddedSequinServer
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, got {port}")
+    return port
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sequin-embedded", description="Serve an in-process emulation of the Sequin v0.3.7 HTTP API."
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=7376, help="port to bind, 0 for any free port (default 7376)"
+        "--port", type=_port, default=7376, help="port to bind, 0 for any free port (default 7376)"
     )
     parser.add_argument("--no-default-stream", action="store_true", help="do not create the `default` stream")
-    parser.add_argument("--log-level", default="WARNING", help="server log level (default WARNING)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="server log level (default WARNING; 500s answered on purpose are logged at WARNING)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
 
