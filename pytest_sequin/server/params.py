@@ -128,10 +128,9 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return decode_json_body(body)
     if media == "application/x-www-form-urlencoded":
-        try:
-            return decode_query(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise framework_error(400, before_endpoint=True, cause="form body is not UTF-8") from None
+        # Bytes as latin-1 characters, like a request line: percent_decode turns them back into
+        # bytes and checks UTF-8 (a raw "é" is fine, invalid UTF-8 is a framework 400).
+        return decode_query(body.decode("latin-1"))
     if media == "multipart/form-data":
         return decode_multipart(body, content_type)
     return {}

@@ -76,3 +76,23 @@ def test_key_of_128_flags_reaches_the_ascii_check_constraint(api) -> None:
     body = {"messages": [{"key": FLAG * 256, "data": "x"}]}
     answer = session.post(f"{url}/api/streams/default/messages", json=body)
     assert answer.json() == {"summary": "Invalid key format: Key must not exceed 255 characters"}
+
+
+# Form bodies (§0: url-encoded bodies are parsed, values are strings). A raw non-Latin-1
+# character in a form body (a BOM, "€") made the parameter decoder raise: an undocumented 500
+# and an ERROR in the log. Plug decodes such a body and checks it is UTF-8.
+
+
+def test_form_body_with_raw_utf8_is_decoded(api) -> None:
+    session, url = api
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    answer = session.post(f"{url}/api/streams", data="name=\u20acuro".encode(), headers=form)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["validation_errors"] == {
+        "name": ["must contain only alphanumeric characters or underscores"]
+    }
+    answer = session.get(f"{url}/api/streams", data=b"\xef\xbb\xbf{}", headers=form)
+    assert answer.status_code == 200, answer.text
+    answer = session.post(f"{url}/api/streams", data=b"name=\xff", headers=form)
+    assert answer.status_code == 400
+    assert answer.json() == {"errors": {"detail": "Bad Request"}}
