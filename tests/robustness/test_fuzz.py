@@ -421,6 +421,9 @@ QUERY_VALUES = [
     "json",
     "DELETE",
     "a+b",
+    "caf\u00e9",
+    "\u20ac\ufeff",
+    "%E2%82%AC",
 ]
 FIELDS = [
     "name",
@@ -541,6 +544,12 @@ RAW_BODIES = [
     b'--xyz\r\nContent-Disposition: form-data; name="name"\r\n\r\nfz\r\n--xyz--\r\n',
     b"--xyz\r\nContent-Disposition: form-data\r\n\r\n\xff\r\n--xyz",
     b"\x00" * 64,
+    b"\xef\xbb\xbfname=\xe2\x82\xac",
+    b"--xyz\r\nContent-Disposition: form-data; name*=utf-8''n%C3%A4me\r\n\r\nx\r\n--xyz--\r\n",
+    b"--xyz\r\nContent-Type: multipart/mixed; boundary=abc\r\nContent-Disposition: form-data; name=n\r\n"
+    b"\r\n--abc\r\n\r\ninner\r\n--abc--\r\n--xyz--\r\n",
+    b'--xyz\r\nContent-Disposition: form-data; name="ack_ids[]"\r\nContent-Transfer-Encoding: base64\r\n'
+    b"\r\n!!!\r\n--xyz--\r\n",
 ]
 
 
