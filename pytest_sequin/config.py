@@ -517,6 +517,9 @@ def resolve_config(
 
     if backend != BACKEND_EMBEDDED and layers["port"] != LAYER_DEFAULT and values["docker"] != DOCKER_AUTO:
         notes.append(f"{_describe(_BY_NAME['port'], layers['port'])} only applies to the embedded server")
+    for name in ("image", "postgres_image"):
+        if backend != BACKEND_DOCKER and layers[name] != LAYER_DEFAULT:
+            notes.append(f"{_describe(_BY_NAME[name], layers[name])} only applies to --sequin-docker")
 
     return SequinConfig(
         backend=backend,

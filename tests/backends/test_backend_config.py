@@ -291,3 +291,9 @@ def test_prefix_and_sweep_options():
     assert resolve({}, {"sweep_orphans": "0"}).sweep_orphans == 0.0  # falsy but real
     with pytest.raises(SequinConfigError, match=r"sequin_prefix \(ini file\)"):
         resolve({}, {"prefix": "Bad-Prefix"})
+
+
+def test_docker_images_given_without_docker_are_noted_not_silently_ignored():
+    config = resolve_config({"url": "http://h:7376", "image": "sequin/sequin:dev"}, {}, {})
+    assert "--sequin-image (command line) only applies to --sequin-docker" in config.notes
+    assert resolve_config({"docker": "yes", "image": "x:1"}, {}, {}).notes == ()
