@@ -1,20 +1,25 @@
 """Differential test: random API sessions against the reference model and the embedded server.
 
-A hypothesis ``RuleBasedStateMachine`` drives random sequences of publish, stream and consumer
-create/delete, receive, ack, nack, clock moves and the read-only views (stream and consumer
-lists, message listing, consumer_info, peek) against both :mod:`tests.robustness.model` and a
+A hypothesis ``RuleBasedStateMachine`` drives random sequences of publish (valid, unchanged,
+NUL-stripped, bad keys, repeated keys), stream and consumer create/update/delete, receive, ack,
+nack (known, foreign, stale and malformed ids, odd UUID spellings, bad batch sizes), clock moves
+(0, ack_wait_ms, 300 s, 301 s) and the read-only views (stream and consumer lists, message
+listing, consumer_info, peek) against both :mod:`tests.robustness.model` and a
 real :class:`EmbeddedSequinServer` spoken to over HTTP. Every answer is compared: status and
 whole body. Generated ids are mapped from the server's to the model's in order of first
 appearance (a bijection); timestamps and ``seq`` are compared exactly, which works because each
 hypothesis example gets a fresh server on a frozen :class:`ManualClock` that the model mirrors.
 
-Sizes:
+After every step an invariant also peeks every live consumer, so state differences show up
+at once rather than when a rule happens to look.
 
-* default (CI): 60 examples of up to 30 steps, a few seconds;
-* ``SEQUIN_ROBUSTNESS=long``: 1500 examples of up to 80 steps (several minutes).
+Sizes (``SEQUIN_ROBUSTNESS`` environment variable):
 
-The hypothesis database (``.hypothesis/``) keeps failing examples, so a failure found by a long
-run is replayed first by the next CI-sized run.
+* default (CI): 60 examples of up to 30 steps, about 10 s;
+* ``SEQUIN_ROBUSTNESS=long``: 1500 examples of up to 80 steps, about 10 minutes.
+
+When a difference is found, hypothesis shrinks it to a short program (this can take up to its
+5-minute shrink limit) and keeps it in ``.hypothesis/``, so the next run replays it first.
 """
 
 from __future__ import annotations
