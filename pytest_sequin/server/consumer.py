@@ -180,11 +180,18 @@ class Consumer:
 
     # -- receive (§4.1, §4.2) -------------------------------------------------------------
 
-    def _window_boundary(self) -> int | None:
-        """``message_seq`` of the last row inside the max_ack_pending window (None: no limit)."""
+    def _window_boundary(self, exact: bool = True) -> int | None:
+        """``message_seq`` of the last row inside the max_ack_pending window (None: no limit).
+
+        Deleting a row or moving one to the end (a new version) only moves the boundary forward,
+        and appending rows leaves it alone once there is one, so a cached boundary stays a lower
+        bound: with ``exact=False`` it is returned as is, and receive asks for the exact one only
+        when a row past it comes up. Otherwise a consumer whose acks delete rows (older than five
+        minutes) walked ``max_ack_pending`` rows on every receive.
+        """
         size = self.max_ack_pending
         cache = self._boundary_cache
-        if cache is not None and cache[0] == self._order_version and cache[1] == size:
+        if cache is not None and cache[1] == size and (cache[0] == self._order_version or not exact):
             return cache[2]
         if len(self.rows) <= size:
             boundary = None
@@ -216,7 +223,7 @@ class Consumer:
                     and row.not_visible_until == deadline
                 ):
                     self._push_ready(row)
-        boundary = self._window_boundary()
+        boundary = self._window_boundary(exact=False)
         ready = self._ready
         chosen: list[Row] = []
         chosen_ids: set[int] = set()
@@ -226,7 +233,9 @@ class Consumer:
                 heapq.heappop(ready)
                 continue
             if boundary is not None and seq > boundary:
-                break
+                boundary = self._window_boundary()
+                if boundary is not None and seq > boundary:
+                    break
             heapq.heappop(ready)
             if id(row) not in chosen_ids:
                 chosen_ids.add(id(row))
