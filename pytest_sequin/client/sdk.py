@@ -45,6 +45,10 @@ DEFAULT_BASE_URL = "http://localhost:7376"
 #: ``(result, None)`` on success, ``(None, {"status": int, "summary": str})`` on failure.
 Result = Tuple[Optional[Any], Optional[Dict[str, Any]]]
 
+#: ``json.dumps(payload, allow_nan=False, separators=(",", ":"))`` without building a new
+#: encoder on every call (what ``json.dumps`` does when given options).
+_encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
 _UNREACHABLE = (
     "We can't reach Sequin on {base_url}. Double check that Sequin is running and confirm your "
     "Python client is configured properly"
@@ -148,7 +152,7 @@ class SequinClient:
         body_bytes = None
         if payload is not None:
             try:
-                body_bytes = json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
+                body_bytes = _encode_json(payload).encode("utf-8")
             except ValueError as exc:  # NaN/inf, circular: requests wraps these, the SDK returns 500
                 return Reply(None, {"status": 500, "summary": str(exc)}, None, method, path)
             # A TypeError (a set, a datetime...) propagates, as it does out of sequin-py.
