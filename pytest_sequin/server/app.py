@@ -246,7 +246,9 @@ def _dispatch(
     path = path.split("#", 1)[0]
     query_params = decode_query(query.split("#", 1)[0])
     body_params = decode_body(request.body, request.headers.get("content-type"))
-    method = request.method.upper()
+    # Methods are case-sensitive (RFC 9110), and Phoenix routes match them exactly: a lowercase
+    # `get` reaches no route, so it is the framework 404.
+    method = request.method
     if method == "POST":
         override = body_params.get("_method")
         if isinstance(override, str) and override.upper() in ("PUT", "PATCH", "DELETE"):

@@ -497,3 +497,20 @@ def test_chunked_body_over_8mb_is_413(api):
 
     response = api.post("/api/streams", data=chunks(), headers={"Content-Type": "application/json"})
     assert_framework(response, 413, "Request Entity Too Large")
+
+
+def test_methods_are_case_sensitive_like_phoenix_routes(sequin_base_url):
+    """A lowercase `get` matches no route: the framework 404, as on the real server."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(sequin_base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("get", "/api/streams", headers={"Accept": "application/json"})
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (404, b'{"errors":{"detail":"Not Found"}}')
+        conn.request("GET", "/api/streams", headers={"Accept": "application/json"})
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
