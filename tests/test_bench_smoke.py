@@ -1,6 +1,6 @@
 """Smoke test of the benchmark: ``bench/run.py --quick`` runs to the end and prints every figure.
 
-Skipped unless ``BENCH_SMOKE=1``: the quick run takes 20-30 s on 2 cores and starts a dozen
+Skipped unless ``BENCH_SMOKE=1``: the quick run takes 15-35 s on 2 cores, depending on load, and starts a dozen
 pytest subprocesses (two of them with ``-n 2``), which would compete with the project's own
 ``-n 2`` test run in CI. No timing is asserted: a slow figure is never a failure.
 
@@ -29,7 +29,7 @@ FIGURE_IDS = [
 ]
 
 pytestmark = pytest.mark.skipif(
-    os.environ.get("BENCH_SMOKE") != "1", reason="benchmark smoke run: set BENCH_SMOKE=1 (takes 20-30 s)"
+    os.environ.get("BENCH_SMOKE") != "1", reason="benchmark smoke run: set BENCH_SMOKE=1 (takes 15-35 s)"
 )
 
 
