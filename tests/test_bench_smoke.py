@@ -1,8 +1,8 @@
 """Smoke test of the benchmark: ``bench/run.py --quick`` runs to the end and prints every figure.
 
-Skipped unless ``BENCH_SMOKE=1``: the quick run takes 15-35 s on 2 cores, depending on load, and starts a dozen
-pytest subprocesses (two of them with ``-n 2``), which would compete with the project's own
-``-n 2`` test run in CI. No timing is asserted: a slow figure is never a failure.
+Skipped unless ``BENCH_SMOKE=1``: the quick run takes 15-35 s on 2 cores, depending on load,
+and starts a dozen pytest subprocesses (some with ``-n 2``), which would compete with the
+project's own ``-n 2`` test run in CI. No timing is asserted: a slow figure is never a failure.
 
     BENCH_SMOKE=1 python -m pytest tests/test_bench_smoke.py -q
 """
