@@ -47,7 +47,7 @@ def test_a_hung_server_fails_the_session_start_within_the_timeout(pytester, hung
     result = pytester.runpytest_subprocess(f"--sequin-url={hung_server}", "--sequin-timeout=1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "not ready" in result.stderr.str()
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 60  # a hang guard only
 
 
 def test_a_slow_request_mid_session_times_out_and_fails_only_that_test(pytester):
@@ -68,7 +68,7 @@ def test_a_slow_request_mid_session_times_out_and_fails_only_that_test(pytester)
     started = time.monotonic()
     result = pytester.runpytest_subprocess("-q", "--sequin-timeout=1")
     result.assert_outcomes(passed=2)
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 60  # a hang guard only
 
 
 def test_thousands_of_fixtures_leave_nothing_accumulating(pytester):

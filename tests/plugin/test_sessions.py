@@ -161,7 +161,7 @@ def test_unreachable_url_is_one_clear_error_at_session_start(pytester):
     assert "--sequin-url" in text  # says where the URL came from / how to fix
     assert text.count("http://127.0.0.1:9") < 6  # one message, not one per test
     assert "test_a" not in result.stdout.str()
-    assert elapsed < 15
+    assert elapsed < 60  # a hang guard only: the timeout is 1 s
 
 
 def test_unreachable_url_under_xdist_is_also_one_error(pytester):
@@ -292,7 +292,7 @@ def test_sequin_clock_makes_redelivery_instant(pytester):
             sequin_clock.advance(31)
             again = sequin_consumer.receive_one()
             assert again.ack_id == first.ack_id
-            assert time.monotonic() - started < 1
+            assert time.monotonic() - started < 10  # no 30 s visibility wait
         """
     )
     result = pytester.runpytest("-q")

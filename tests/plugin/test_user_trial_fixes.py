@@ -33,7 +33,7 @@ def test_a_hung_server_costs_one_cleanup_timeout_per_session_not_one_per_test(py
     out = result.stdout.str()
     assert out.count("SequinCleanupWarning") == 1
     assert "not attempted: the server stopped answering earlier" in out
-    assert elapsed < 20  # a couple of 2 s timeouts, not 4 x 60 s
+    assert elapsed < 60  # a hang guard; the breaker itself shows in "not attempted"
     standalone_server.faults.clear()
 
 
@@ -87,10 +87,10 @@ def test_collect_only_and_fixtures_need_no_server(pytester):
     for args in (["--co"], ["--fixtures"]):
         started = time.monotonic()
         result = pytester.runpytest_subprocess(
-            *args, "--sequin-url=http://127.0.0.1:9", "--sequin-timeout=30"
+            *args, "--sequin-url=http://127.0.0.1:9", "--sequin-timeout=300"
         )
         assert result.ret == 0, result.stderr.str()
-        assert time.monotonic() - started < 15
+        assert time.monotonic() - started < 60  # a hang guard: the 300 s readiness wait never starts
 
 
 def test_a_dead_url_is_not_checked_when_no_selected_test_needs_it(pytester):
