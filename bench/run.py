@@ -66,7 +66,7 @@ class Settings:
     xdist_reps: int  # section 5: runs per configuration
 
 
-FULL = Settings(False, 300, 1000, 60, 100_000, 300, 25, 9, 200, 200, 2)
+FULL = Settings(False, 2000, 1000, 60, 100_000, 300, 25, 9, 200, 200, 2)
 QUICK = Settings(True, 40, 200, 10, 5_000, 60, 5, 2, 40, 50, 1)
 
 
@@ -308,6 +308,28 @@ def section_fixture_overhead(s: Settings) -> None:
     cheaper = sdk / overhead
     emit(
         Figure("1.5", "sequin-py pattern / fixture overhead (1.3 / 1.1)", cheaper, "x", ">= 3", cheaper >= 3)
+    )
+
+    # No growth over a long session (issue 9): the last fifth of the fixture tests against the
+    # first fifth, each against the plain tests that ran next to them.
+    def per_test(kind: str, lo: int, hi: int) -> float:
+        return median([times[f"test_s1.py::{kind}[{i}]"][0] for i in range(lo, hi)])
+
+    fifth = s.fixture_tests // 5
+    n = s.fixture_tests
+    early = per_test("test_fixtures", 0, fifth) - per_test("test_plain", 0, fifth)
+    late = per_test("test_fixtures", n - fifth, n) - per_test("test_plain", n - fifth, n)
+    growth = late / early if early > 0 else float("nan")
+    emit(
+        Figure(
+            "1.6",
+            f"fixture overhead, last {fifth} of {n} tests / first {fifth}",
+            growth,
+            "x",
+            "<= 1.2",
+            growth <= 1.2,
+            note=f"{early * 1000:.3f} ms early, {late * 1000:.3f} ms late: no growth over a long session",
+        )
     )
 
 

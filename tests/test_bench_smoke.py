@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Every figure the bench prints, by id (bench/README.md says what each one is).
 FIGURE_IDS = [
-    *(f"1.{i}" for i in range(1, 6)),
+    *(f"1.{i}" for i in range(1, 7)),
     *(f"2.{i}" for i in range(1, 8)),
     *(f"3.{i}" for i in range(1, 9)),
     *(f"4.{i}" for i in range(1, 5)),
