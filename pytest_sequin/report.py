@@ -27,6 +27,19 @@ def _table(rows: list[list[str]], indent: str = "    ") -> list[str]:
     ]
 
 
+def _unacked_summary(client: Any, stream_name: str, consumer_id: str) -> str:
+    """From the peek endpoint: what is deliverable now, what is in flight and until when."""
+    rows, error = client.list_consumer_messages(stream_name, consumer_id, limit=1000)
+    if error or rows is None:
+        return ""
+    waiting = [r for r in rows if r["info"]["state"] == "available"]
+    in_flight = [r for r in rows if r["info"]["state"] == "delivered"]
+    text = f": {len(waiting)} deliverable now, {len(in_flight)} in flight"
+    if in_flight:
+        text += f" (next visible again at {min(r['info']['not_visible_until'] for r in in_flight)})"
+    return text
+
+
 def render_stream(client: Any, stream_name: str) -> list[str]:
     """Lines describing one stream; never raises (a report must not fail the report)."""
     stream, error = client.get_stream(stream_name)
@@ -52,6 +65,7 @@ def render_stream(client: Any, stream_name: str) -> list[str]:
         lines.append(
             f"  consumer {consumer['name']} filter {consumer['filter_key_pattern']!r} "
             f"ack_wait_ms={consumer['ack_wait_ms']} max_ack_pending={consumer['max_ack_pending']}"
+            f"{_unacked_summary(client, stream_name, consumer['id'])}"
         )
     if consumers and messages:
         lines.append("  per message and consumer: state (deliver_count)")

@@ -271,7 +271,8 @@ def test_failure_report_shows_stream_and_consumer_state(pytester):
             "  seq*key*data",
             "*orders.2*'second'",
             "*orders.1*'first'",
-            "  consumer c* filter '>' ack_wait_ms=30000 max_ack_pending=10000",
+            "  consumer c* filter '>' ack_wait_ms=30000 max_ack_pending=10000: 0 deliverable now, "
+            "1 in flight (next visible again at *Z)",
             "*per message and consumer*",
             "*orders.2*acked (1)",
             "*orders.1*pending (1)",
