@@ -191,7 +191,7 @@ def sequin_module_stream(
 def sequin_session_stream(
     request: pytest.FixtureRequest, sequin_client: SequinClient
 ) -> Iterator[StreamHandle]:
-    """One stream for the whole session (per xdist worker with the embedded backend)."""
+    """One stream for the whole session (one per xdist worker, whatever the backend)."""
     yield from _scoped_stream(request, sequin_client, "session")
 
 
