@@ -34,6 +34,8 @@ _ALPHABET = string.ascii_lowercase + string.digits
 _NOT_NAME_CHAR = re.compile(r"[^a-z0-9]+")
 _PREFIX_FORMAT = re.compile(r"[a-z0-9_]*")
 _RUN_TOKEN_FORMAT = re.compile(f"[a-z0-9]{{{RUN_TOKEN_LENGTH}}}")
+#: What follows the prefix in a stream name: run token, worker code, counter, optional slug.
+_STREAM_NAME_TAIL = re.compile(f"[a-z0-9]{{{RUN_TOKEN_LENGTH}}}_[a-z0-9]+_[a-z0-9]+(?:_[a-z0-9_]*)?")
 
 
 def new_run_token() -> str:
@@ -55,6 +57,11 @@ def slug(text: str) -> str:
 
 def validate_prefix(prefix: str) -> str:
     """Check a user-chosen prefix; raise ValueError with a message a user can act on."""
+    if not prefix:
+        raise ValueError(
+            "sequin name prefix must not be empty: it marks the streams pytest-sequin creates, "
+            "and the orphan sweep (--sequin-sweep-orphans) deletes only streams that carry it"
+        )
     if not _PREFIX_FORMAT.fullmatch(prefix):
         raise ValueError(
             f"sequin name prefix {prefix!r} may contain only lowercase letters, digits and underscores "
@@ -109,6 +116,18 @@ class NameFactory:
 
     def belongs_to_run(self, stream_name: str) -> bool:
         return stream_name.startswith(self.run_prefix)
+
+
+def is_plugin_stream_name(stream_name: str, prefix: str) -> bool:
+    """Whether ``stream_name`` has the full shape of a name :meth:`NameFactory.stream_name`
+    makes with ``prefix`` (prefix, run token, worker, counter, optional slug).
+
+    The orphan sweep deletes streams from a shared server, so a matching prefix alone is not
+    enough: ``pytest_settings``, made by a person, must survive a sweep with the default prefix.
+    """
+    if not prefix or not stream_name.startswith(prefix):
+        return False
+    return _STREAM_NAME_TAIL.fullmatch(stream_name[len(prefix):]) is not None
 
 
 def _with_hint(unique: str, hint: str, limit: int) -> str:

@@ -1,6 +1,7 @@
 """The orphan sweep: streams left on a shared server by runs that were killed.
 
-It deletes only streams whose name starts with the plugin's prefix, that do not belong to the
+It deletes only streams whose name has the shape of the plugin's names with the configured prefix
+(:func:`pytest_sequin.naming.is_plugin_stream_name`, not the prefix alone), that do not belong to the
 current run, and whose ``inserted_at`` is older than the given age: a concurrent run's streams
 are young, so they survive. It runs once per run (the controller, or the only process).
 
@@ -17,6 +18,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.request import ProxyHandler, Request, build_opener
 
+from pytest_sequin.naming import is_plugin_stream_name
+
 
 def parse_timestamp(text: str) -> float:
     """``2024-07-24T20:02:46Z`` -> seconds since the epoch."""
@@ -30,7 +33,7 @@ def orphan_names(
     return [
         s["name"]
         for s in streams
-        if s["name"].startswith(prefix)
+        if is_plugin_stream_name(s["name"], prefix)
         and not s["name"].startswith(run_prefix)
         and now - parse_timestamp(s["inserted_at"]) > max_age
     ]

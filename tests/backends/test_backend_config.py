@@ -291,6 +291,9 @@ def test_prefix_and_sweep_options():
     assert resolve({}, {"sweep_orphans": "0"}).sweep_orphans == 0.0  # falsy but real
     with pytest.raises(SequinConfigError, match=r"sequin_prefix \(ini file\)"):
         resolve({}, {"prefix": "Bad-Prefix"})
+    # An empty prefix would make every stream on a shared server look like the plugin's.
+    with pytest.raises(SequinConfigError, match=r"--sequin-prefix \(command line\).*must not be empty"):
+        resolve({"prefix": ""})
 
 
 def test_docker_images_given_without_docker_are_noted_not_silently_ignored():

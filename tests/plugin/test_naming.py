@@ -10,6 +10,7 @@ from pytest_sequin.naming import (
     MAX_CONSUMER_NAME,
     MAX_STREAM_NAME,
     NameFactory,
+    is_plugin_stream_name,
     new_run_token,
     slug,
     worker_code,
@@ -74,10 +75,21 @@ def test_derived_table_names_never_collide():
                     )
 
 
-@pytest.mark.parametrize("prefix", ["Pytest_", "my-prefix", "x" * 40])
+@pytest.mark.parametrize("prefix", ["", "Pytest_", "my-prefix", "x" * 40])
 def test_bad_prefixes_are_refused_with_a_reason(prefix):
     with pytest.raises(ValueError, match="prefix"):
         NameFactory("abcde", None, prefix)
+
+
+def test_the_sweep_recognises_only_the_full_shape_of_plugin_names():
+    names = NameFactory("abcde", "gw3", "ci_")
+    made = [names.stream_name("test_Orders[a-b]"), names.stream_name(""), names.stream_name("x" * 60)]
+    assert all(is_plugin_stream_name(name, "ci_") for name in made)
+    assert not is_plugin_stream_name(made[0], "pytest_")  # another prefix
+    foreign_names = ("ci_", "ci_settings", "ci_abcde", "ci_abcde_", "ci_abcde_3", "ci_abcd_3_1")
+    for foreign in foreign_names:
+        assert not is_plugin_stream_name(foreign, "ci_"), foreign
+    assert not is_plugin_stream_name("anything_abcde_3_1", "")  # an empty prefix matches nothing
 
 
 def test_custom_prefix_is_used_and_kept_short():
