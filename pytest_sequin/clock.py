@@ -26,6 +26,8 @@ class SequinClock:
             self.controllable = False
 
     def advance(self, seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"sequin_clock.advance() takes a number of seconds, got {seconds!r}")
         if self._sleep is not None:
             self._sleep(seconds)
             return

@@ -235,8 +235,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         const=DOCKER_ON,
         help=(
             "Start a real Sequin (and its Postgres) with testcontainers, once per run; needs "
-            "pytest-sequin[docker] and a Docker engine. '=auto' uses Docker if an engine answers, "
-            "else the embedded server. Write '--sequin-docker=auto' (with '=')."
+            "the 'docker' extra (testcontainers) and a Docker engine. '=auto' uses Docker if an "
+            "engine answers, else the embedded server. Write '--sequin-docker=auto' (with '=')."
         ),
     ),
     OptionSpec(

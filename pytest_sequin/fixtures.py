@@ -71,21 +71,36 @@ def _finish(request: pytest.FixtureRequest, resources: Resources) -> None:
     """Delete a scope's resources; keep them when the test failed and --sequin-keep is on."""
     state = _state(request)
     node = request.node
-    reports = node.stash.get(REPORTS_KEY, {}) if isinstance(node, pytest.Item) else {}
-    failed = any(getattr(r, "failed", False) for r in reports.values())
+    if isinstance(node, pytest.Item):
+        reports = node.stash.get(REPORTS_KEY, {})
+        failed = any(getattr(r, "failed", False) for r in reports.values())
+        reporter: pytest.Item | None = node
+    else:  # module or session scope: it ends in the teardown of the scope's last test
+        failed = any(s.name in state.failed_streams for s in resources.streams)
+        reporter = state.current_item
     if failed and state.config.keep and resources.streams:
         names = [s.name for s in resources.streams if _still_exists(resources.client, s)]
         for name in names:
             state.registry.discard(name)
-        node.user_properties.append(("sequin_kept", names))
+        _report(state, reporter, "sequin_kept", names)
         return
     failures = resources.cleanup(state.cleanup_client_for(resources.client.base_url), state.breaker)
     if failures:
         from pytest_sequin.plugin import report_cleanup_failures
 
         report_cleanup_failures(state, failures)
-        if isinstance(node, pytest.Item):
-            node.user_properties.append(("sequin_cleanup_failures", [str(f) for f in failures]))
+        _report(state, reporter, "sequin_cleanup_failures", [str(f) for f in failures])
+
+
+def _report(state: SequinState, item: pytest.Item | None, key: str, values: list[str]) -> None:
+    """Through the test's report (under xdist the controller prints the summary from the
+    reports), or straight into this process's state when no test is being torn down."""
+    if item is not None:
+        item.user_properties.append((key, values))
+    elif key == "sequin_kept":
+        state.kept.extend(values)
+    else:
+        state.cleanup_failures.extend(values)
 
 
 def _still_exists(client: SequinClient, stream: StreamHandle) -> bool:

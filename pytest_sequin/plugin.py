@@ -27,18 +27,22 @@ from pytest_sequin import fixtures
 from pytest_sequin.backends import (
     BACKEND_EMBEDDED,
     BACKEND_URL,
+    BackendChoice,
     RunningServer,
     SequinUnavailable,
+    select_backend,
     start_server,
 )
 from pytest_sequin.backends.base import mask_url
 from pytest_sequin.cleanup import Breaker, CleanupFailure, Registry, delete_all, delete_run_streams
 from pytest_sequin.naming import NameFactory, new_run_token
+from pytest_sequin.selection import mark_expression_excludes
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
 from pytest_sequin.sweep import sweep_orphans
 
 WORKERINPUT_TOKEN = "pytest_sequin_run_token"
 WORKERINPUT_SERVER = "pytest_sequin_server"
+WORKERINPUT_BACKEND = "pytest_sequin_backend"
 
 
 class SequinCleanupWarning(pytest.PytestWarning):
@@ -94,6 +98,9 @@ class _XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKERINPUT_TOKEN] = self.state.run_token
+        choice = self.state.choice
+        if choice is not None:  # workers must not probe Docker again, nor decide differently
+            node.workerinput[WORKERINPUT_BACKEND] = {"backend": choice.backend, "note": choice.note}
         server = self.state.server
         if server is not None:
             node.workerinput[WORKERINPUT_SERVER] = {
@@ -127,8 +134,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     The embedded server starts here, before collection, so an app that builds its client at
     import time already sees ``SEQUIN_URL``. A URL server's address is known now too, but its
     readiness check (up to --sequin-timeout) and a Docker start wait until collection shows
-    that a selected test needs Sequin; an xdist controller cannot know that and does it now,
-    once for all workers.
+    that a selected test needs Sequin. An xdist controller never collects, so it does them now,
+    once for all workers, unless ``-m`` deselects every test with the ``sequin`` marker.
     """
     config = session.config
     state: SequinState = config.stash[STATE_KEY]
@@ -141,10 +148,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
         _point_environment_at(state, state.server.url)
         return
-    backend = state.config.backend
+    state.choice = _backend_choice(config, state)
+    backend = state.choice.backend
     if _is_xdist_controller(config):
         if backend == BACKEND_EMBEDDED and state.config.port == 0:
             state.per_worker = True
+            return
+        if backend != BACKEND_EMBEDDED and mark_expression_excludes(config.option.markexpr or "", "sequin"):
+            # -m rules out every test that uses a sequin_* fixture: nothing to check or start.
+            if backend == BACKEND_URL and state.config.url:
+                _point_environment_at(state, state.config.url)
             return
         _start(state)
     elif backend == BACKEND_EMBEDDED:
@@ -158,15 +171,25 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state: SequinState | None = session.config.stash.get(STATE_KEY, None)
     if state is None or state.server is not None or state.per_worker or _no_tests_will_run(session.config):
         return
-    if getattr(session.config, "workerinput", None) is not None and state.config.backend == BACKEND_EMBEDDED:
+    if state.choice is not None and state.choice.backend == BACKEND_EMBEDDED:
         return  # started at session start
     if any(_uses_sequin(item) for item in session.items):
         _start(state)
 
 
+def _backend_choice(config: pytest.Config, state: SequinState) -> BackendChoice:
+    """The backend to use, decided once: an xdist worker takes its controller's decision;
+    otherwise only ``--sequin-docker=auto`` has anything to decide (a bounded engine probe),
+    and it is decided now so that the header names the backend really used."""
+    handed = getattr(config, "workerinput", {}).get(WORKERINPUT_BACKEND)
+    if handed is not None:
+        return BackendChoice(handed["backend"], note=handed["note"])
+    return select_backend(state.config)
+
+
 def _start(state: SequinState) -> None:
     try:
-        state.server = start_server(state.config)
+        state.server = start_server(state.config, choice=state.choice)
     except SequinUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
     state.owns_server = True
@@ -197,14 +220,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     state: SequinState | None = config.stash.get(STATE_KEY, None)
     if state is None:
         return []
+    backend = state.choice.backend if state.choice is not None else state.config.backend
     if state.server is not None:
         lines = state.server.header_lines()
-    elif state.per_worker:
-        lines = ["sequin: embedded server in each xdist worker"]
-    elif state.config.backend == BACKEND_URL:
-        lines = [f"sequin: url {mask_url(state.config.url or '')} (checked when a selected test needs it)"]
     else:
-        lines = [f"sequin: docker {state.config.image} (started when a selected test needs it)"]
+        if state.per_worker:
+            lines = ["sequin: embedded server in each xdist worker"]
+        elif backend == BACKEND_URL:
+            url = mask_url(state.config.url or "")
+            lines = [f"sequin: url {url} (checked when a selected test needs it)"]
+        elif backend == BACKEND_EMBEDDED:  # --collect-only, --fixtures: nothing is started
+            lines = ["sequin: embedded server (not started: no test will run)"]
+        else:
+            lines = [f"sequin: docker {state.config.image} (started when a selected test needs it)"]
+        lines += [f"sequin: note: {note}" for note in state.notes]
     lines.append(f"sequin: run token {state.run_token} (stream names start with {state.names.run_prefix})")
     return lines
 
@@ -220,15 +249,30 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     item.stash.setdefault(REPORTS_KEY, {})[report.when] = report
-    if report.failed and report.when == "call":
+    if report.failed and report.when != "teardown":
         state: SequinState = item.config.stash[STATE_KEY]
         streams = state.streams_of(item)
-        if streams and state.server is not None:
+        state.failed_streams.update(streams)  # --sequin-keep of module/session streams
+        if streams and state.server is not None and report.when == "call":
             from pytest_sequin.report import render
 
             owned = item.stash.get(RESOURCES_KEY, [])
-            client = owned[0].client if owned else state.client  # the client the test's fixtures used
-            report.sections.append(("sequin state", render(client, streams)))
+            url = (owned[0].client if owned else state.client).base_url  # where the fixtures worked
+            report.sections.append(("sequin state", render(state.report_client_for(url), streams)))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, None]:
+    """Module and session fixtures end inside the teardown of a test: remember which one, so
+    what they report (kept streams, cleanup failures) travels with its report."""
+    state: SequinState | None = item.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.current_item = item
+    try:
+        yield
+    finally:
+        if state is not None:
+            state.current_item = None
 
 
 class _ReportCollector:

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from pytest_sequin.backends import RunningServer
+from pytest_sequin.backends import BackendChoice, RunningServer
 from pytest_sequin.cleanup import CLEANUP_REQUEST_TIMEOUT, Breaker, Registry
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.config import SequinConfig
 from pytest_sequin.naming import NameFactory
+from pytest_sequin.server.control import INTERNAL_HEADER
 
 
 @dataclass
@@ -22,6 +23,9 @@ class SequinState:
     registry: Registry
     is_worker: bool = False
     server: RunningServer | None = None
+    #: The backend in use, decided once at session start (``--sequin-docker=auto`` probes the
+    #: engine then); under xdist the controller's decision is handed to the workers.
+    choice: BackendChoice | None = None
     owns_server: bool = False
     #: xdist controller with per-worker embedded servers: it has no server of its own.
     per_worker: bool = False
@@ -29,12 +33,24 @@ class SequinState:
     saved_environment: dict[str, str | None] = field(default_factory=dict)
     clients: dict[str, SequinClient] = field(default_factory=dict)
     cleanup_clients: dict[str, SequinClient] = field(default_factory=dict)
+    report_clients: dict[str, SequinClient] = field(default_factory=dict)
     breaker: Breaker = field(default_factory=Breaker)
     swept: list[str] | None = None
     #: Filled from test reports, so under xdist the controller sees the workers' too.
     kept: list[str] = field(default_factory=list)
     cleanup_failures: list[str] = field(default_factory=list)
     warned_cleanup: bool = False
+    #: Streams used by a test that failed: a module- or session-scoped one is kept for
+    #: --sequin-keep when its scope ends.
+    failed_streams: set[str] = field(default_factory=set)
+    #: The test being torn down: wider-scoped fixtures end in its teardown, and report there.
+    current_item: pytest.Item | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Config notes and the backend decision's, for the header before a server runs."""
+        note = self.choice.note if self.choice is not None else None
+        return tuple(self.config.notes) + ((note,) if note else ())
 
     def client_for(self, url: str) -> SequinClient:
         """One client per URL and process: its keep-alive connections serve every fixture.
@@ -54,6 +70,16 @@ class SequinState:
             client = self.cleanup_clients[url] = SequinClient(url, timeout=timeout)
         return client
 
+    def report_client_for(self, url: str) -> SequinClient:
+        """The failure report's client: a short timeout like cleanup's, and marked as the
+        plugin's own, so the embedded server does not apply the test's faults or delays to it."""
+        client = self.report_clients.get(url)
+        if client is None:
+            timeout = min(self.config.timeout or CLEANUP_REQUEST_TIMEOUT, CLEANUP_REQUEST_TIMEOUT)
+            headers = {INTERNAL_HEADER: "failure-report"}
+            client = self.report_clients[url] = SequinClient(url, timeout=timeout, headers=headers)
+        return client
+
     @property
     def client(self) -> SequinClient:
         """The client of this process's server."""
@@ -62,7 +88,7 @@ class SequinState:
         return self.client_for(self.server.url)
 
     def close_clients(self) -> None:
-        for client in [*self.clients.values(), *self.cleanup_clients.values()]:
+        for client in [*self.clients.values(), *self.cleanup_clients.values(), *self.report_clients.values()]:
             client.close()
 
     def streams_of(self, item: pytest.Item) -> list[str]:

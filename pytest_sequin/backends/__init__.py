@@ -31,6 +31,7 @@ from pytest_sequin.backends.base import (
     mask_url,
 )
 from pytest_sequin.backends.docker import (
+    INSTALL_HINT,
     EngineStatus,
     docker_description,
     docker_engine_status,
@@ -92,7 +93,7 @@ def select_backend(
         return BackendChoice(
             BACKEND_EMBEDDED,
             note=f"{source}: Docker support is not installed ({exc.__cause__}); using the embedded server "
-            "(pip install 'pytest-sequin[docker]' to enable it)",
+            f"({INSTALL_HINT} to enable it)",
         )
     status = engine_probe()
     if status.reachable:
@@ -112,6 +113,7 @@ def start_server(
     embedded_factory: Optional[ServerFactory] = None,
     docker_client_kw: Optional[dict[str, Any]] = None,
     lock_timeout: Optional[float] = None,
+    choice: Optional[BackendChoice] = None,
 ) -> RunningServer:
     """Start (or connect to) the server ``config`` asks for and return it once it answers.
 
@@ -119,8 +121,12 @@ def start_server(
     process of one run (see :func:`pytest_sequin.backends.coordination.run_directory`)
     and the containers are started once and removed when the last process calls
     ``stop()``.  Without it, this process owns the containers alone.
+
+    ``choice`` is a :func:`select_backend` result made earlier (the plugin decides
+    ``--sequin-docker=auto`` once, before the header is printed); without it, it is made here.
     """
-    choice = select_backend(config, engine_probe=engine_probe)
+    if choice is None:
+        choice = select_backend(config, engine_probe=engine_probe)
     notes = tuple(config.notes) + ((choice.note,) if choice.note else ())
     if choice.backend == BACKEND_URL:
         return connect_url(config, notes=notes)

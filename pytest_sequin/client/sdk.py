@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .. import __version__ as _VERSION
 from .errors import SequinError
@@ -85,6 +85,7 @@ class SequinClient:
 
     ``timeout`` (seconds) bounds the connect and every socket read/write of each request.
     ``pool_size`` is how many idle keep-alive connections are kept for reuse.
+    ``headers`` are sent with every request (say, for a gateway in front of a shared server).
     """
 
     def __init__(
@@ -93,10 +94,15 @@ class SequinClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         pool_size: int = DEFAULT_POOL_SIZE,
+        headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("SEQUIN_URL", DEFAULT_BASE_URL)
         self._transport = Transport(
-            self.base_url, timeout=timeout, pool_size=pool_size, user_agent=f"pytest-sequin/{_VERSION}"
+            self.base_url,
+            timeout=timeout,
+            pool_size=pool_size,
+            user_agent=f"pytest-sequin/{_VERSION}",
+            headers=headers,
         )
 
     # -- plumbing ------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 __all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host"]
 
+#: RFC 9110 token characters for a header name; values may not break the header block.
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(r"[\r\n\x00]")
+
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_POOL_SIZE = 8
 
@@ -323,7 +327,12 @@ class Transport:
         timeout: float = DEFAULT_TIMEOUT,
         pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = "pytest-sequin",
+        headers: Optional[Mapping[str, str]] = None,
     ) -> None:
+        for name, value in (headers or {}).items():
+            bad_value = not isinstance(value, str) or _BAD_VALUE.search(value)
+            if not _HEADER_NAME.fullmatch(str(name)) or bad_value:
+                raise ValueError(f"invalid extra header {name!r}: {value!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
@@ -363,6 +372,7 @@ class Transport:
         if not self.loopback and self._config_error is None:
             self._configure_proxy_from_env()
         self._header_lines = [f"Host: {host_header}", "Accept: application/json", f"User-Agent: {user_agent}"]
+        self._header_lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         if self._proxy is not None and self._proxy[2] and self.scheme == "http":
             self._header_lines.append(f"Proxy-Authorization: {self._proxy[2]}")
         if self._config_error is None and _BAD_TARGET.search(host_header + self.prefix):

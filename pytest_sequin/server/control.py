@@ -23,6 +23,10 @@ from .models import format_micros
 from .requestlog import RequestLog
 
 PREFIX = "_pytest_sequin"
+#: A request carrying this header is the plugin's own look at the server (the failure report):
+#: it skips the fault table and the request log, so a test's injected faults cannot hide the
+#: state that explains its failure. A real Sequin ignores the header.
+INTERNAL_HEADER = "x-pytest-sequin-internal"
 
 
 def _json(status: int, payload: Any) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .app import Request, Response, handle
 from .clock import Clock, ManualClock
-from .control import PREFIX, make_control_routes
+from .control import INTERNAL_HEADER, PREFIX, make_control_routes
 from .engine import Engine
 from .faults import FaultTable, normalize_path
 from .http_server import HttpServer
@@ -59,10 +59,11 @@ class EmbeddedSequinServer:
     def handle(self, request: Request) -> Response:
         """Answer one request in-process (the HTTP layer calls this for every request).
 
-        Requests outside the control prefix go through the fault table and into the log."""
+        Requests outside the control prefix go through the fault table and into the log,
+        except the plugin's own (:data:`~pytest_sequin.server.control.INTERNAL_HEADER`)."""
         raw_path, _, query = request.target.split("#", 1)[0].partition("?")
         path = normalize_path(raw_path)
-        if path.split("/")[1:2] == [PREFIX]:
+        if path.split("/")[1:2] == [PREFIX] or INTERNAL_HEADER in request.headers:
             return handle(self.engine, request, self._extra_routes)
         started, started_at = time.monotonic(), time.time()
         method = request.method.upper()

@@ -160,10 +160,10 @@ def _block_docker_imports(monkeypatch):
 
 def test_missing_extra_message(monkeypatch):
     _block_docker_imports(monkeypatch)
-    with pytest.raises(DockerUnavailable, match=r"pip install 'pytest-sequin\[docker\]'"):
+    with pytest.raises(DockerUnavailable, match=r"pip install 'testcontainers>=4.0'"):
         import_testcontainers()
     config = resolve_config({"docker": "on"}, {}, {})
-    with pytest.raises(DockerUnavailable, match=r"pytest-sequin\[docker\]"):
+    with pytest.raises(DockerUnavailable, match=r"testcontainers>=4.0"):
         start_docker(config, engine_probe=lambda: pytest.fail("must not probe without the extra"))
 
 
@@ -182,7 +182,7 @@ def test_core_modules_import_without_docker_extra_and_without_pytest():
         assert pytest_sequin.backends.select_backend(cfg).backend == "embedded"
         auto = pytest_sequin.config.resolve_config({"docker": "auto"}, {}, {})
         choice = pytest_sequin.backends.select_backend(auto)
-        assert choice.backend == "embedded" and "pytest-sequin[docker]" in choice.note, choice
+        assert choice.backend == "embedded" and "testcontainers>=4.0" in choice.note, choice
         print("ok")
         """
     )

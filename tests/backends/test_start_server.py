@@ -162,7 +162,7 @@ def test_auto_without_the_extra_falls_back_with_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "testcontainers", None)
     choice = select_backend(config(docker="auto"), engine_probe=fail_probe)
     assert choice.backend == "embedded"
-    assert "pip install 'pytest-sequin[docker]'" in choice.note
+    assert "pip install 'testcontainers>=4.0' (pytest-sequin's 'docker' extra)" in choice.note
 
 
 def test_join_reaper_speaks_the_ryuk_protocol():

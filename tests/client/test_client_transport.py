@@ -252,3 +252,23 @@ def test_threads_hammering_one_client(client, stream_name, unique):
     # Connections are pooled: at most one per concurrent thread was ever opened.
     assert client.transport.connections_opened <= threads + 1
     assert len(client.transport._pool) <= client.transport.pool_size
+
+
+def test_extra_headers_are_sent_and_checked():
+    from pytest_sequin.server import EmbeddedSequinServer
+
+    with EmbeddedSequinServer() as server:
+        seen = []
+        original = server.handle
+
+        def spy(request):
+            seen.append(dict(request.headers))
+            return original(request)
+
+        server._http._handler = spy  # type: ignore[union-attr]
+        client = SequinClient(server.url, headers={"X-Team": "payments"})
+        assert client.list_streams()[1] is None
+    assert seen and seen[-1].get("x-team") == "payments"
+    for bad in ({"Bad Name": "v"}, {"X-Ok": "a\r\nInjected: 1"}, {"X-Ok": 1}):
+        with pytest.raises(ValueError, match="invalid extra header"):
+            SequinClient("http://127.0.0.1:1", headers=bad)  # type: ignore[arg-type]
