@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from .engine import Engine
 from .errors import ApiError, framework_error
+from .negotiation import ABSENT, negotiate
 from .params import decode_body, decode_query, percent_decode
 
 log = logging.getLogger("pytest_sequin.server")
@@ -38,64 +39,29 @@ def _json(status: int, payload: Any) -> Response:
     return Response(status, JSON_TYPE, _encode(payload).encode())
 
 
-def _media_ranges(accept: str) -> list[tuple[str, float]]:
-    ranges = []
-    for part in accept.split(","):
-        fields = part.split(";")
-        media = fields[0].strip().lower()
-        if not media:
-            continue
-        quality = 1.0
-        for field in fields[1:]:
-            name, _, value = field.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        ranges.append((media, quality))
-    return ranges
+#: The formats of the ``:api`` pipeline's ``plug :accepts, ["json"]`` and of the endpoint's
+#: ``render_errors`` (``formats: [html: ErrorHTML, json: ErrorJSON]``).
+API_FORMATS = ("json",)
+ERROR_FORMATS = ("html", "json")
 
 
-#: Answers of :func:`accepts_json` by header value: a client sends the same Accept every time.
-_ACCEPTS_JSON: dict[str, bool] = {}
+def accepts_json(accept: str | None, format_param: Any = ABSENT) -> bool:
+    """The ``:api`` pipeline's ``accepts ["json"]``: False is its 406 (§0)."""
+    return negotiate(accept, API_FORMATS, format_param) is not None
 
 
-def accepts_json(accept: str | None) -> bool:
-    """Phoenix's ``accepts ["json"]``: no header is fine, otherwise JSON must be acceptable."""
-    if accept is None:
-        return True
-    known = _ACCEPTS_JSON.get(accept)
-    if known is not None:
-        return known
-    answer = not accept.strip() or any(
-        q > 0 and media in ("*/*", "application/*", "application/json") for media, q in _media_ranges(accept)
-    )
-    if len(_ACCEPTS_JSON) > 256:
-        _ACCEPTS_JSON.clear()
-    _ACCEPTS_JSON[accept] = answer
-    return answer
+def prefers_json_errors(accept: str | None, format_param: Any = ABSENT) -> bool:
+    """Errors raised before an endpoint render as JSON only if negotiation picks JSON (§5.3);
+    where it finds nothing, Phoenix falls back to the first format, HTML."""
+    return negotiate(accept, ERROR_FORMATS, format_param) == "json"
 
 
-def prefers_json_errors(accept: str | None) -> bool:
-    """Errors raised before an endpoint render as JSON only if Accept asks for JSON (§5.3)."""
-    if not accept:
-        return False
-    ranked = sorted(_media_ranges(accept), key=lambda r: -r[1])
-    for media, quality in ranked:
-        if quality <= 0:
-            continue
-        if media == "application/json" or media.endswith("+json") or media == "application/*":
-            return True
-        if media in ("*/*", "text/*", "text/html"):
-            return False
-    return False
-
-
-def render_error(error: ApiError, accept: str | None) -> Response:
+def render_error(error: ApiError, accept: str | None, format_param: Any = ABSENT) -> Response:
+    """``format_param`` is the request's ``_format`` parameter as the error renderer sees it
+    (query string, and body once it was parsed), or :data:`ABSENT`."""
     if error.cause:
         log.warning("answering %s as the real Sequin would: %s", error.status, error.cause)
-    if error.framework and error.before_endpoint and not prefers_json_errors(accept):
+    if error.framework and error.before_endpoint and not prefers_json_errors(accept, format_param):
         return Response(error.status, HTML_TYPE, error.body["errors"]["detail"].encode())
     return _json(error.status, error.body)
 
@@ -230,22 +196,34 @@ ExtraRoute = Callable[[str, list[str], dict[str, Any]], "Response | None"]
 def handle(engine: Engine, request: Request, extra_routes: ExtraRoute | None = None) -> Response:
     """Answer one request. Never raises: any failure becomes the real server's answer."""
     accept = request.headers.get("accept")
+    seen: dict[str, Any] = {}
     try:
-        return _dispatch(engine, request, accept, extra_routes)
+        return _dispatch(engine, request, accept, extra_routes, seen)
     except ApiError as error:
-        return render_error(error, accept)
+        return render_error(error, accept, seen.get("_format", ABSENT))
     except Exception:  # an emulator bug: answer like a crash, loudly in the log
         log.exception("embedded Sequin failed on %s %s", request.method, request.target)
         return _json(500, {"errors": {"detail": "Internal Server Error"}})
 
 
 def _dispatch(
-    engine: Engine, request: Request, accept: str | None, extra_routes: ExtraRoute | None
+    engine: Engine,
+    request: Request,
+    accept: str | None,
+    extra_routes: ExtraRoute | None,
+    seen: dict[str, Any],
 ) -> Response:
+    """``seen`` receives the ``_format`` parameter once it is known, for the error renderer:
+    Phoenix's renders with the query string's when the body could not be parsed, and with the
+    merged parameters' after."""
     path, _, query = request.target.partition("?")
     path = path.split("#", 1)[0]
     query_params = decode_query(query.split("#", 1)[0])
+    if "_format" in query_params:
+        seen["_format"] = query_params["_format"]
     body_params = decode_body(request.body, request.headers.get("content-type"))
+    if "_format" in body_params:
+        seen["_format"] = body_params["_format"]
     # Methods are case-sensitive (RFC 9110), and Phoenix routes match them exactly: a lowercase
     # `get` reaches no route, so it is the framework 404.
     method = request.method
@@ -268,7 +246,7 @@ def _dispatch(
     if action is None:
         raise framework_error(404, before_endpoint=True)
     params: dict[str, Any] = {**query_params, **body_params}
-    if not accepts_json(accept) or params.get("_format", "json") != "json":
+    if not accepts_json(accept, params.get("_format", ABSENT)):
         raise framework_error(406, before_endpoint=True)
     params.update(path_params)
     return action(engine, params)

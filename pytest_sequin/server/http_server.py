@@ -155,9 +155,8 @@ class HttpServer:
             try:
                 body = _read_chunked(reader)
             except _BadRequest as exc:
-                self._send(
-                    conn, self._handler_error(413 if "large" in str(exc) else 400, headers), False, False
-                )
+                status = 413 if "large" in str(exc) else 400
+                self._send(conn, self._handler_error(status, headers, target), False, False)
                 return False
         else:
             length_header = headers.get("content-length", "0").strip() or "0"
@@ -170,7 +169,7 @@ class HttpServer:
                 # still sending when the socket closes gets a reset, not this 413.
                 if headers.get("expect", "").lower() != "100-continue" and length <= MAX_DRAINED_BYTES:
                     _discard(reader, length)
-                self._send(conn, self._handler_error(413, headers), False, False)
+                self._send(conn, self._handler_error(413, headers, target), False, False)
                 return False
             if length:
                 if headers.get("expect", "").lower() == "100-continue":
@@ -182,11 +181,18 @@ class HttpServer:
         self._send(conn, response, keep_alive, method == "HEAD")
         return keep_alive
 
-    def _handler_error(self, status: int, headers: dict[str, str]) -> Response:
+    def _handler_error(self, status: int, headers: dict[str, str], target: str) -> Response:
+        """A framework error of the body reader; its renderer sees the query's ``_format``."""
         from .app import render_error
-        from .errors import framework_error
+        from .errors import ApiError, framework_error
+        from .negotiation import ABSENT
+        from .params import decode_query
 
-        return render_error(framework_error(status, before_endpoint=True), headers.get("accept"))
+        try:
+            fmt = decode_query(target.partition("?")[2].split("#", 1)[0]).get("_format", ABSENT)
+        except ApiError:
+            fmt = ABSENT
+        return render_error(framework_error(status, before_endpoint=True), headers.get("accept"), fmt)
 
     def _send(self, conn: socket.socket, response: Response, keep_alive: bool, head_only: bool) -> None:
         body = response.body

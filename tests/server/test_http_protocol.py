@@ -98,6 +98,74 @@ def test_unknown_route_is_a_json_404_with_accept_json(api):
         assert_framework(api.get(path), 404, "Not Found")
 
 
+# Phoenix 1.7's accepts/2, clause by clause (the corners RFC 9110 would decide differently).
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json;q=0",  # q only orders the entries; q=0 excludes nothing
+        "application/json;q=abc",  # an unparsable q counts as 1.0
+        "text/html;q=0.9, application/json;q=0.1",
+        "application/json, */*",
+    ],
+)
+def test_accept_corners_that_phoenix_accepts(api, accept):
+    status, content_type, body = _raw(api, "GET", "/api/streams", {"Accept": accept})
+    assert (status, content_type) == (200, JSON_TYPE)
+    assert "data" in json.loads(body)
+
+
+@pytest.mark.parametrize("accept", ["", "application/vnd.api+json", "text/*", "garbage"])
+def test_accept_corners_that_phoenix_refuses(api, accept):
+    # An empty header is not a missing one: it has no entry Phoenix can parse.
+    _assert_html(_raw(api, "GET", "/api/streams", {"Accept": accept}), 406, "Not Acceptable")
+
+
+def test_format_parameter_decides_alone(api, stream):
+    # `_format` is read before the header: `json` is fine whatever the Accept header says...
+    status, content_type, body = _raw(api, "GET", "/api/streams?_format=json", {"Accept": "text/html"})
+    assert (status, content_type) == (200, JSON_TYPE)
+    # ...and anything else is a 406, even with Accept: application/json; the error renderer
+    # negotiates with the same `_format`, finds no format and falls back to HTML.
+    for path in ("/api/streams?_format=xml", "/api/streams?_format[]=json"):
+        _assert_html(_raw(api, "GET", path, {"Accept": "application/json"}), 406, "Not Acceptable")
+    # A body `_format` counts too.
+    body = json.dumps({"_format": "html"}).encode()
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    _assert_html(_raw(api, "POST", "/api/streams", headers, body), 406, "Not Acceptable")
+
+
+def test_format_parameter_picks_the_error_body_before_an_endpoint(api):
+    # The error renderer reads `_format` like accepts/2 does: JSON with no Accept header at all.
+    status, content_type, body = _raw(api, "GET", "/api/nope?_format=json")
+    assert (status, content_type, json.loads(body)) == (404, JSON_TYPE, {"errors": {"detail": "Not Found"}})
+    headers = {"Content-Type": "application/json"}
+    status, content_type, body = _raw(api, "POST", "/api/streams?_format=json", headers, b"{")
+    assert (status, content_type, json.loads(body)) == (400, JSON_TYPE, {"errors": {"detail": "Bad Request"}})
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json, */*",  # a header containing */* renders HTML: Phoenix assumes a browser
+        "application/json, text/plain, */*",  # what axios sends
+        "application/vnd.api+json",  # not the `json` extension
+        "application/json;q=0.5, text/html",
+    ],
+)
+def test_error_body_before_an_endpoint_is_html_for(api, accept):
+    _assert_html(_raw(api, "GET", "/api/nope", {"Accept": accept}), 404, "Not Found")
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/json;q=0", "application/*", "text/html;q=0.1, application/json"]
+)
+def test_error_body_before_an_endpoint_is_json_for(api, accept):
+    status, content_type, body = _raw(api, "GET", "/api/nope", {"Accept": accept})
+    assert (status, content_type, json.loads(body)) == (404, JSON_TYPE, {"errors": {"detail": "Not Found"}})
+
+
 def test_wrong_method_is_404_not_405(api, stream):
     s = stream["name"]
     for method, path in (
