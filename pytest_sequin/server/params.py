@@ -44,38 +44,88 @@ def percent_decode(raw: str, *, plus_is_space: bool = False, validate_utf8: bool
     return data.decode("utf-8", "surrogateescape")
 
 
-def _assign(target: dict[str, Any], raw_key: str, value: str) -> None:
-    """Plug.Conn.Query semantics for ``k``, ``k[]`` and ``k[sub]`` (one level is enough here)."""
-    bracket = raw_key.find("[")
-    if bracket <= 0 or not raw_key.endswith("]"):
-        target[raw_key] = value
-        return
-    name, inner = raw_key[:bracket], raw_key[bracket + 1 : -1]
-    if inner == "":
-        current = target.get(name)
-        if isinstance(current, list):
-            current.append(value)
-        else:
-            target[name] = [value]
-    else:
-        current = target.get(name)
-        if not isinstance(current, dict):
-            current = target[name] = {}
-        current[inner.split("][")[0]] = value
+_ROOT = ""  # the level of top-level keys; a real level is never empty
+
+
+class _Pointer:
+    """An entry's value that is the nested collection stored under another level."""
+
+    __slots__ = ("level",)
+
+    def __init__(self, level: str) -> None:
+        self.level = level
+
+
+class _Decoder:
+    """Plug 1.16's ``Plug.Conn.Query.decode_init/each/done``, for query strings and form bodies.
+
+    Every bracketed level of a key (``users``, ``users[]``, ``users[a]`` ...) keeps its own list
+    of (sub-key, value) entries; a level whose newest entry has no sub-key (``[]``) is a list,
+    any other a map (later keys win). So ``a[b][c]=1`` nests two maps, ``a[]=1&a[]=2`` is a
+    list, and ``m[][key]=k&m[][data]=d`` is a list of *one* map (Plug merges the fields).
+    """
+
+    def __init__(self) -> None:
+        self._levels: dict[str, list[tuple[str | None, Any]]] = {_ROOT: []}
+
+    def add(self, key: str, value: str) -> None:
+        keys = self._split(key)
+        current: Any = value
+        for level, sub_key in keys:
+            entries = self._levels.get(level)
+            if entries is not None:
+                entries.append((sub_key, current))
+                return
+            self._levels[level] = [(sub_key, current)]
+            current = _Pointer(level)
+
+    @staticmethod
+    def _split(key: str) -> list[tuple[str, str | None]]:
+        """Deepest level first, as Plug's ``split_keys`` returns them."""
+        pos = key.find("[")
+        if not key.endswith("]") or pos <= 0:
+            return [(_ROOT, key)]
+        keys: list[tuple[str, str | None]] = [(_ROOT, key[:pos])]
+        level, start, i = key[:pos], pos + 1, pos + 1
+        while i < len(key):
+            if key.startswith("][", i):
+                keys.append((level, key[start:i] or None))
+                level, start, i = key[: i + 1], i + 2, i + 2
+            elif i == len(key) - 1:  # the final "]"
+                keys.append((level, key[start:i] or None))
+                break
+            else:
+                i += 1
+        keys.reverse()
+        return keys
+
+    def done(self) -> dict[str, Any]:
+        return self._map(self._levels[_ROOT])
+
+    def _value(self, value: Any) -> Any:
+        if not isinstance(value, _Pointer):
+            return value
+        entries = self._levels[value.level]
+        return self._list(entries) if entries[-1][0] is None else self._map(entries)
+
+    def _map(self, entries: list[tuple[str | None, Any]]) -> dict[str, Any]:
+        return {k: self._value(v) for k, v in entries if k is not None}
+
+    def _list(self, entries: list[tuple[str | None, Any]]) -> list[Any]:
+        return [self._value(v) for k, v in entries if k is None]
 
 
 def decode_query(query: str) -> dict[str, Any]:
-    params: dict[str, Any] = {}
     if not query:
-        return params
+        return {}
+    decoder = _Decoder()
     for pair in query.split("&"):
         if not pair:
             continue
         key, _, value = pair.partition("=")
         key = percent_decode(key, plus_is_space=True, validate_utf8=True)
-        if key:
-            _assign(params, key, percent_decode(value, plus_is_space=True, validate_utf8=True))
-    return params
+        decoder.add(key, percent_decode(value, plus_is_space=True, validate_utf8=True))
+    return decoder.done()
 
 
 def _reject_constant(name: str) -> Any:
@@ -106,7 +156,7 @@ def decode_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
-    params: dict[str, Any] = {}
+    decoder = _Decoder()
     if not message.is_multipart():
         raise framework_error(400, before_endpoint=True, cause="malformed multipart body")
     for part in message.iter_parts():
@@ -114,8 +164,8 @@ def decode_multipart(body: bytes, content_type: str) -> dict[str, Any]:
         if name:
             payload = part.get_payload(decode=True)
             text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-            _assign(params, str(name), text)
-    return params
+            decoder.add(str(name), text)
+    return decoder.done()
 
 
 def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from ._api import JSON_TYPE, assert_framework, assert_not_found, assert_summary, keys_of, unique
+from ._api import JSON_TYPE, UUID4, assert_framework, assert_not_found, assert_summary, keys_of, unique
 
 HTML_TYPE_PREFIX = "text/html"
 
@@ -272,6 +272,22 @@ def test_form_bodies_are_parsed_as_strings(api, stream, streams):
         )
     )
     assert (consumer["max_ack_pending"], consumer["ack_wait_ms"]) == (3, 30000)
+
+
+def test_form_keys_nest_as_plug_decodes_them(api, stream):
+    # `a[b][c]=v` is two nested maps (Plug.Conn.Query), so an inline endpoint's headers can come
+    # from a form body. (Lists of maps, `m[][k]=v`, differ between Plug versions: not asserted.)
+    form = (
+        "name=p&filter_key_pattern=%3E&kind=push&http_endpoint[base_url]=http://127.0.0.1:9/"
+        "&http_endpoint[headers][X-Token]=secret&http_endpoint[headers][X-Other]=2"
+    )
+    response = api.post(
+        f"/api/streams/{stream['name']}/consumers",
+        data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    consumer = api.ok(response)
+    assert (consumer["kind"], consumer["http_endpoint_id"]) == ("push", UUID4)
 
 
 def test_multipart_bodies_are_parsed(api, streams):
