@@ -218,10 +218,11 @@ class SequinClient:
         """A list of receive items; ``batch_size`` defaults to 10 here, as in the SDK (server: 1).
 
         Never replayed: a receive that reached the server already marked its messages delivered.
+        The value is sent as ``str()`` of it, percent-encoded, as the SDK's f-string does: an
+        explicit ``None`` is ``batch_size=None`` (a 400), never "not sent" (the server's 1).
         """
         batch_size = options.get("batch_size", 10) if options else 10
-        query = _query(batch_size=batch_size)
-        path = f"/api/streams/{_seg(stream)}/consumers/{_seg(consumer)}/receive{query}"
+        path = f"/api/streams/{_seg(stream)}/consumers/{_seg(consumer)}/receive?batch_size={_seg(batch_size)}"
         return self._exchange("GET", path, replayable=False).pair
 
     def ack_messages(self, stream: str, consumer: str, ack_ids: List[str]) -> Result:

@@ -96,6 +96,10 @@ def full_scenario(c: Any, stream: str, consumer: str, other: str, missing: str) 
     step("receive nothing left", c.receive_message(stream, consumer))
     step("receive batch nothing left", c.receive_messages(stream, consumer, {"batch_size": 3}))
     step("receive bad batch size", c.receive_messages(stream, consumer, {"batch_size": 0}))
+    # Passed through as text, like the SDK's f-string: None is "None" (a 400), not "not sent".
+    step("receive batch size None", c.receive_messages(stream, consumer, {"batch_size": None}))
+    step("receive batch size True", c.receive_messages(stream, consumer, {"batch_size": True}))
+    step("receive batch size text", c.receive_messages(stream, consumer, {"batch_size": "3"}))
     step("receive missing consumer", c.receive_messages(stream, missing))
     step("receive one missing consumer", c.receive_message(stream, missing))
     step("nack one", c.nack_message(stream, consumer, first["ack_id"]))
@@ -157,6 +161,11 @@ def test_full_scenario_same_results_as_sequin_py(sequin_base_url, unique, no_pro
     assert [i["message"]["key"] for i in results["second consumer backfill"][0]] == ["other.1"]
     assert results["delete stream again"][1]["status"] == 404
     assert results["send nan"][1]["status"] == 500
+    summary = "Invalid `batch_size`. `batch_size` must be an integer between 1 and 1000."
+    bad_batch = {"status": 400, "summary": summary}
+    assert results["receive batch size None"] == (None, bad_batch)
+    assert results["receive batch size True"] == (None, bad_batch)
+    assert results["receive batch size text"] == ([], None)
 
 
 # -- the sequin-py README, run through both clients --------------------------------------------
