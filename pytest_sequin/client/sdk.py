@@ -127,7 +127,7 @@ class SequinClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SequinClient({self.base_url!r}, timeout={self.timeout:g})"
+        return f"SequinClient({self._transport.display_url!r}, timeout={self.timeout:g})"
 
     def _exchange(
         self,
