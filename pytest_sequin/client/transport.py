@@ -59,12 +59,14 @@ Other choices
   the server closed it (or sent garbage), so it is dropped instead of failing the next request.
   If a reused connection still dies before any answer arrives, the request is sent again on a fresh
   connection, but only when the caller says the request can safely be replayed.
-* Proxies: a loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``) never uses a proxy, even
+* Proxies: a loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``, and ``0.0.0.0``/``::``,
+  which reach this host) never uses a proxy, even
   when ``HTTP_PROXY`` is set: an embedded server is always reachable directly, and corporate proxy
   settings routinely break loopback calls. For other hosts the environment's proxy settings
   (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``, read with ``urllib.request`` like
-  requests does) are read **once**, when the transport is created, not on every call. Only
-  ``http://`` proxies are supported.
+  requests does, ``NO_PROXY`` with requests' host, suffix, ``host:port`` and CIDR entries) are
+  read **once**, when the transport is created, not on every call. Only ``http://`` proxies are
+  supported (an ``https://`` or ``socks`` proxy fails each request with a clear message).
 * A timeout (default 30 s) applies to the connect and to every socket read and write, like
   requests' ``timeout``: a server that accepts and never answers cannot hang a test run.
 * After ``os.fork()`` the child drops the pool inherited from its parent, so two processes never
@@ -165,14 +167,40 @@ class RawResponse(NamedTuple):
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address and ``::1``."""
+    """True for ``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address and ``::1``.
+
+    Also for the unspecified addresses ``0.0.0.0`` and ``::``: connecting to them reaches this
+    host (a "listening on 0.0.0.0:7376" line copied into ``SEQUIN_URL``), which no proxy can.
+    """
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _no_proxy_matches(host: str, port: int) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host:port``, with the entries requests understands.
+
+    ``urllib.request.proxy_bypass`` handles ``*``, hosts and domain suffixes, and ``host:port``
+    entries when given the port; requests also honours CIDR entries (``10.0.0.0/8``) for IP hosts.
+    """
+    if urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(f"{host}:{port}"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for entry in no_proxy.replace(" ", "").split(","):
+        if "/" in entry:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+    return False
 
 
 class _NoDelayMixin:
@@ -425,7 +453,7 @@ class Transport:
         """Read the environment's proxy settings once, the way requests/urllib do."""
         proxies = urllib.request.getproxies()
         proxy_url = proxies.get(self.scheme) or proxies.get("all")
-        if not proxy_url or urllib.request.proxy_bypass(self.host):
+        if not proxy_url or _no_proxy_matches(self.host, self.port):
             return
         if "://" not in proxy_url:
             proxy_url = "http://" + proxy_url

@@ -167,6 +167,9 @@ def test_forked_child_does_not_reuse_parent_connections(client):
         ("10.0.0.1", False),
         ("example.com", False),
         ("128.0.0.1", False),
+        ("0.0.0.0", True),  # unspecified: reaches this host
+        ("::", True),
+        ("0.0.0.1", False),
     ],
 )
 def test_is_loopback_host(host, loopback):
@@ -213,6 +216,44 @@ def test_no_proxy_is_honoured_for_non_loopback(monkeypatch, refused_url):
     monkeypatch.setenv("NO_PROXY", "sequin.invalid")
     monkeypatch.setenv("no_proxy", "sequin.invalid")
     assert SequinClient("http://sequin.invalid:7376").transport.proxy is None
+
+
+@pytest.mark.parametrize(
+    "no_proxy",
+    ["sequin.invalid", ".invalid", "invalid", "sequin.invalid:7376", "sequin.invalid:1", "10.0.0.0/8",
+     "10.1.2.3", "other.example, 10.1.0.0/16", "*", ""],
+)
+@pytest.mark.parametrize("url", ["http://sequin.invalid:7376", "http://10.1.2.3:7376"])
+def test_no_proxy_decisions_match_requests(monkeypatch, refused_url, no_proxy, url):
+    # sequin-py users' NO_PROXY keeps working: host, domain suffix, host:port and CIDR entries.
+    import requests.utils
+
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, refused_url)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(var, no_proxy)
+    bypass = requests.utils.should_bypass_proxies(url, None)
+    assert (SequinClient(url).transport.proxy is None) is bypass
+
+
+@pytest.mark.parametrize("proxy", ["https://proxy.invalid:3128", "socks5://proxy.invalid:1080"])
+def test_unsupported_proxy_fails_each_request_clearly(monkeypatch, proxy):
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, proxy)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    client = SequinClient("http://sequin.invalid:7376")  # never raises at construction
+    expected = f"Unsupported proxy {proxy!r} (only http:// proxies are supported)"
+    assert client.list_streams() == (None, {"status": 500, "summary": expected})
+    assert client.send_message("s", "k", "v") == (None, {"status": 500, "summary": expected})
+
+
+@pytest.mark.parametrize("url", ["http://0.0.0.0:7376", "http://[::]:7376"])
+def test_unspecified_address_means_this_host_and_skips_the_proxy(monkeypatch, refused_url, url):
+    # "listening on 0.0.0.0:7376" copied into SEQUIN_URL reaches the local server; a proxy cannot.
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, refused_url)
+    assert SequinClient(url).transport.proxy is None
 
 
 # -- threads ---------------------------------------------------------------------------------------
