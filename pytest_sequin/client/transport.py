@@ -583,7 +583,15 @@ class Transport:
                 conn.close()
                 if reused and replayable:
                     continue  # the server dropped an idle connection under our feet
-                raise self._wrap(exc, method, path) from exc
+                error = self._wrap(exc, method, path)
+                if reused:
+                    # Say why it failed instead of retrying: it may have been applied already.
+                    error = TransportError(
+                        f"{error}; the keep-alive connection was reused and the request is not "
+                        "retried, since the server may have applied it",
+                        refused=error.refused,
+                    )
+                raise error from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 raise self._wrap(exc, method, path) from exc

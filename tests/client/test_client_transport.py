@@ -117,6 +117,15 @@ def test_stale_connection_is_replayed_only_when_safe(fake_server):
     res, error = client.receive_messages("s", "c")  # 2nd request on connection 2: not replayed
     assert res is None and error["status"] == 500
     assert server.connections == 2
+    assert error["summary"] == (
+        f"Remote end closed connection without response (GET {server.url}/api/streams/s/consumers/c"
+        "/receive?batch_size=10); the keep-alive connection was reused and the request is not "
+        "retried, since the server may have applied it"
+    )
+    assert client.list_streams() == ([], None)  # connection 3
+    res, error = client.send_message("s", "k", "v")  # 2nd on connection 3: a publish, not replayed
+    assert res is None and "may have applied it" in error["summary"]
+    assert [r.method for r in server.requests].count("POST") == 1
 
 
 def test_tcp_nodelay_is_set(client):
