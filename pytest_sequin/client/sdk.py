@@ -69,6 +69,7 @@ class Reply(NamedTuple):
 
     @property
     def pair(self) -> Result:
+        """``(result, error)``, what the SDK-style methods return."""
         return (self.result, self.error)
 
     def raise_for_error(self) -> Any:
@@ -109,6 +110,7 @@ class SequinClient:
 
     @property
     def timeout(self) -> float:
+        """Seconds allowed for the connect and for each socket read/write of a request."""
         return self._transport.timeout
 
     @property
