@@ -250,11 +250,11 @@ class SequinClient:
         body: Dict[str, Any] = {"name": stream_name}
         if options:
             body.update(options)
-        return self._exchange("POST", "/api/streams", body, unwrap=False, replayable=False).pair
+        return self._exchange("POST", "/api/streams", body, replayable=False).pair
 
     def delete_stream(self, stream_id_or_name: str) -> Result:
         """``({"id", "deleted": True}, None)``; deletes the stream's consumers and messages too."""
-        return self._exchange("DELETE", f"/api/streams/{_seg(stream_id_or_name)}", unwrap=False).pair
+        return self._exchange("DELETE", f"/api/streams/{_seg(stream_id_or_name)}").pair
 
     def create_consumer(
         self,
@@ -268,12 +268,12 @@ class SequinClient:
         if options:
             body.update(options)
         path = f"/api/streams/{_seg(stream_id_or_name)}/consumers"
-        return self._exchange("POST", path, body, unwrap=False, replayable=False).pair
+        return self._exchange("POST", path, body, replayable=False).pair
 
     def delete_consumer(self, stream_id_or_name: str, consumer_id_or_name: str) -> Result:
         """``({"id", "deleted": True}, None)``; the consumer's delivery state goes with it."""
         path = f"/api/streams/{_seg(stream_id_or_name)}/consumers/{_seg(consumer_id_or_name)}"
-        return self._exchange("DELETE", path, unwrap=False).pair
+        return self._exchange("DELETE", path).pair
 
     # -- the rest of the API, same (result, error) style ------------------------------------------
 
