@@ -98,6 +98,29 @@ def test_connection_closed_by_server_while_idle_is_replaced(fake_server):
     assert server.connections == 5
 
 
+def test_embedded_server_restarted_on_the_same_port(unique):
+    # stop() closes idle keep-alive connections: the pooled socket is noticed as closed before
+    # reuse, so even a publish (never replayed) goes out on a fresh connection and succeeds.
+    from pytest_sequin.server import EmbeddedSequinServer
+
+    first = EmbeddedSequinServer()
+    first.start()
+    url = first.url
+    client = SequinClient(url)
+    name = unique("s")
+    assert client.create_stream(name)[1] is None
+    first.stop()
+    second = EmbeddedSequinServer(port=int(url.rsplit(":", 1)[1]))
+    second.start()
+    try:
+        assert client.send_message("default", "k", "v") == ({"published": 1}, None)
+        assert client.get_stream(name) == (None, STREAM_404)  # a new server: new state
+        assert client.transport.connections_opened == 2
+    finally:
+        second.stop()
+    assert client.list_streams() == (None, {"status": 500, "summary": FRIENDLY.format(url=url)})
+
+
 def test_stale_connection_is_replayed_only_when_safe(fake_server):
     # Every second request on a connection is swallowed: the server hangs up without answering,
     # like a keep-alive race. Safe requests are re-sent on a fresh connection; receive is not.
