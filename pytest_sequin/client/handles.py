@@ -66,6 +66,7 @@ class ReceivedMessage:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ReceivedMessage:
+        """From one SDK-style receive item ``{"ack_id", "message"}`` (the message is copied)."""
         message = item["message"]
         return cls(item["ack_id"], message["key"], message["data"], message["seq"], dict(message))
 
@@ -185,11 +186,13 @@ class StreamHandle(_Handle):
 
     @classmethod
     def create(cls, client: SequinClient, name: Optional[str] = None, **options: Any) -> StreamHandle:
+        """Create the stream (``name`` defaults to a unique one); see ``SequinClient.new_stream``."""
         name = unique_name("s") if name is None else _require_str(name, "stream name")
         return cls(client, client._call("POST", "/api/streams", {**options, "name": name}, unwrap=False))
 
     @classmethod
     def fetch(cls, client: SequinClient, stream_id_or_name: str) -> StreamHandle:
+        """Handle for an existing stream (one GET: a missing stream raises SequinError 404 here)."""
         _require_str(stream_id_or_name, "stream id or name")
         return cls(client, client._call("GET", f"/api/streams/{_seg(stream_id_or_name)}", unwrap=False))
 

@@ -69,6 +69,7 @@ class Reply(NamedTuple):
 
     @property
     def pair(self) -> Result:
+        """``(result, error)``, what the SDK-style methods return."""
         return (self.result, self.error)
 
     def raise_for_error(self) -> Any:
@@ -109,6 +110,7 @@ class SequinClient:
 
     @property
     def timeout(self) -> float:
+        """Seconds allowed for the connect and for each socket read/write of a request."""
         return self._transport.timeout
 
     @property
@@ -127,7 +129,7 @@ class SequinClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SequinClient({self.base_url!r}, timeout={self.timeout:g})"
+        return f"SequinClient({self._transport.display_url!r}, timeout={self.timeout:g})"
 
     def _exchange(
         self,
@@ -218,10 +220,11 @@ class SequinClient:
         """A list of receive items; ``batch_size`` defaults to 10 here, as in the SDK (server: 1).
 
         Never replayed: a receive that reached the server already marked its messages delivered.
+        The value is sent as ``str()`` of it, percent-encoded, as the SDK's f-string does: an
+        explicit ``None`` is ``batch_size=None`` (a 400), never "not sent" (the server's 1).
         """
         batch_size = options.get("batch_size", 10) if options else 10
-        query = _query(batch_size=batch_size)
-        path = f"/api/streams/{_seg(stream)}/consumers/{_seg(consumer)}/receive{query}"
+        path = f"/api/streams/{_seg(stream)}/consumers/{_seg(consumer)}/receive?batch_size={_seg(batch_size)}"
         return self._exchange("GET", path, replayable=False).pair
 
     def ack_messages(self, stream: str, consumer: str, ack_ids: List[str]) -> Result:
@@ -247,11 +250,11 @@ class SequinClient:
         body: Dict[str, Any] = {"name": stream_name}
         if options:
             body.update(options)
-        return self._exchange("POST", "/api/streams", body, unwrap=False, replayable=False).pair
+        return self._exchange("POST", "/api/streams", body, replayable=False).pair
 
     def delete_stream(self, stream_id_or_name: str) -> Result:
         """``({"id", "deleted": True}, None)``; deletes the stream's consumers and messages too."""
-        return self._exchange("DELETE", f"/api/streams/{_seg(stream_id_or_name)}", unwrap=False).pair
+        return self._exchange("DELETE", f"/api/streams/{_seg(stream_id_or_name)}").pair
 
     def create_consumer(
         self,
@@ -265,12 +268,12 @@ class SequinClient:
         if options:
             body.update(options)
         path = f"/api/streams/{_seg(stream_id_or_name)}/consumers"
-        return self._exchange("POST", path, body, unwrap=False, replayable=False).pair
+        return self._exchange("POST", path, body, replayable=False).pair
 
     def delete_consumer(self, stream_id_or_name: str, consumer_id_or_name: str) -> Result:
         """``({"id", "deleted": True}, None)``; the consumer's delivery state goes with it."""
         path = f"/api/streams/{_seg(stream_id_or_name)}/consumers/{_seg(consumer_id_or_name)}"
-        return self._exchange("DELETE", path, unwrap=False).pair
+        return self._exchange("DELETE", path).pair
 
     # -- the rest of the API, same (result, error) style ------------------------------------------
 

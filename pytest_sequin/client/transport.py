@@ -59,17 +59,25 @@ Other choices
   the server closed it (or sent garbage), so it is dropped instead of failing the next request.
   If a reused connection still dies before any answer arrives, the request is sent again on a fresh
   connection, but only when the caller says the request can safely be replayed.
-* Proxies: a loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``) never uses a proxy, even
+* Proxies: a loopback base URL (``localhost``, ``127.0.0.0/8``, ``::1``, and ``0.0.0.0``/``::``,
+  which reach this host) never uses a proxy, even
   when ``HTTP_PROXY`` is set: an embedded server is always reachable directly, and corporate proxy
   settings routinely break loopback calls. For other hosts the environment's proxy settings
   (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``, read with ``urllib.request`` like
-  requests does) are read **once**, when the transport is created, not on every call. Only
-  ``http://`` proxies are supported.
+  requests does, ``NO_PROXY`` with requests' host, suffix, ``host:port`` and CIDR entries) are
+  read **once**, when the transport is created, not on every call. Only ``http://`` proxies are
+  supported (an ``https://`` or ``socks`` proxy fails each request with a clear message).
 * A timeout (default 30 s) applies to the connect and to every socket read and write, like
   requests' ``timeout``: a server that accepts and never answers cannot hang a test run.
 * After ``os.fork()`` the child drops the pool inherited from its parent, so two processes never
   share one socket.
 * Redirects are not followed (the Sequin server never sends one).
+* Credentials in the base URL (``http://user:pass@host``) are sent as Basic ``Authorization``,
+  as requests does; an explicit ``Authorization`` in ``headers=`` wins. The password is masked
+  (``***``) in this module's error messages and reprs; the SDK-compatible "We can't reach
+  Sequin on <base_url>" text stays sequin-py's, verbatim.
+* https: ``$REQUESTS_CA_BUNDLE``/``$CURL_CA_BUNDLE`` are honoured like requests does; otherwise
+  the system trust store (``$SSL_CERT_FILE``). One TLS context per transport.
 """
 
 from __future__ import annotations
@@ -87,9 +95,9 @@ import ssl
 import urllib.request
 import weakref
 from typing import Deque, Mapping, NamedTuple, Optional, Tuple, Union
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit
 
-__all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host"]
+__all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host", "mask_password"]
 
 #: RFC 9110 token characters for a header name; values may not break the header block.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -111,6 +119,29 @@ _STALE_ERRORS = (
 
 
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
+#: The password of ``scheme://user:password@host``, for messages and reprs.
+_URL_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+
+
+def mask_password(url: str) -> str:
+    """``http://user:***@host``: URLs in error messages end up in CI logs."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+def _basic_auth(parts: SplitResult) -> Optional[str]:
+    """``Authorization`` for credentials in the base URL, as requests (so sequin-py) sends it.
+
+    requests percent-decodes both parts and sends nothing when there is no password part
+    (``http://user@host``); it encodes them as latin-1 (UTF-8 here when latin-1 cannot).
+    """
+    if parts.password is None:
+        return None
+    credentials = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+    try:
+        raw = credentials.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = credentials.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 class TransportError(Exception):
@@ -136,14 +167,40 @@ class RawResponse(NamedTuple):
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address and ``::1``."""
+    """True for ``localhost`` (and ``*.localhost``), any 127.0.0.0/8 address and ``::1``.
+
+    Also for the unspecified addresses ``0.0.0.0`` and ``::``: connecting to them reaches this
+    host (a "listening on 0.0.0.0:7376" line copied into ``SEQUIN_URL``), which no proxy can.
+    """
     host = host.strip("[]").lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _no_proxy_matches(host: str, port: int) -> bool:
+    """Whether ``NO_PROXY`` exempts ``host:port``, with the entries requests understands.
+
+    ``urllib.request.proxy_bypass`` handles ``*``, hosts and domain suffixes, and ``host:port``
+    entries when given the port; requests also honours CIDR entries (``10.0.0.0/8``) for IP hosts.
+    """
+    if urllib.request.proxy_bypass(host) or urllib.request.proxy_bypass(f"{host}:{port}"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for entry in no_proxy.replace(" ", "").split(","):
+        if "/" in entry:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+    return False
 
 
 class _NoDelayMixin:
@@ -338,6 +395,7 @@ class Transport:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
         self.base_url = base_url
+        self.display_url = mask_password(base_url)
         self.timeout = float(timeout)
         self.pool_size = pool_size
         # A bad base URL fails each request (as an SDK-style error), not the constructor: sequin-py
@@ -348,9 +406,9 @@ class Transport:
             port = parts.port
         except ValueError as exc:
             parts, port = urlsplit("http://invalid"), None
-            self._config_error = f"Invalid base URL {base_url!r}: {exc}"
+            self._config_error = f"Invalid base URL {self.display_url!r}: {exc}"
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            self._config_error = f"Invalid base URL {base_url!r}: expected http(s)://host[:port]"
+            self._config_error = f"Invalid base URL {self.display_url!r}: expected http(s)://host[:port]"
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = port or (443 if parts.scheme == "https" else 80)
@@ -360,7 +418,8 @@ class Transport:
         try:
             host_header = self.host.encode("idna").decode("ascii") if self.host else ""
         except UnicodeError:
-            host_header, self._config_error = "invalid", f"Invalid base URL {base_url!r}: bad host name"
+            host_header = "invalid"
+            self._config_error = f"Invalid base URL {self.display_url!r}: bad host name"
         if ":" in host_header:
             host_header = f"[{host_header}]"
         default_port = 443 if self.scheme == "https" else 80
@@ -373,10 +432,18 @@ class Transport:
             self._configure_proxy_from_env()
         self._header_lines = [f"Host: {host_header}", "Accept: application/json", f"User-Agent: {user_agent}"]
         self._header_lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        url_auth = _basic_auth(parts)
+        if url_auth and not any(str(name).lower() == "authorization" for name in headers or {}):
+            self._header_lines.append(f"Authorization: {url_auth}")  # an explicit header wins
+        self._ssl_context: Optional[ssl.SSLContext] = None
+        if self.scheme == "https" and self._config_error is None:
+            self._ssl_context = self._make_ssl_context()
         if self._proxy is not None and self._proxy[2] and self.scheme == "http":
             self._header_lines.append(f"Proxy-Authorization: {self._proxy[2]}")
         if self._config_error is None and _BAD_TARGET.search(host_header + self.prefix):
-            self._config_error = f"Invalid base URL {base_url!r}: unencoded space or control character"
+            self._config_error = (
+                f"Invalid base URL {self.display_url!r}: unencoded space or control character"
+            )
         self._pool: Deque[_Connection] = collections.deque()
         _ALL_TRANSPORTS.add(self)
 
@@ -386,7 +453,7 @@ class Transport:
         """Read the environment's proxy settings once, the way requests/urllib do."""
         proxies = urllib.request.getproxies()
         proxy_url = proxies.get(self.scheme) or proxies.get("all")
-        if not proxy_url or urllib.request.proxy_bypass(self.host):
+        if not proxy_url or _no_proxy_matches(self.host, self.port):
             return
         if "://" not in proxy_url:
             proxy_url = "http://" + proxy_url
@@ -400,6 +467,20 @@ class Transport:
             auth = "Basic " + base64.b64encode(creds.encode("utf-8")).decode("ascii")
         self._proxy = (parts.hostname, parts.port or 80, auth)
 
+    def _make_ssl_context(self) -> Optional[ssl.SSLContext]:
+        """The TLS context, made once. Trusts ``$REQUESTS_CA_BUNDLE`` or ``$CURL_CA_BUNDLE`` (a
+        file or a directory) when set, as requests does, so a sequin-py user's private CA keeps
+        working; otherwise the system store (requests would use certifi's bundle), which
+        ``$SSL_CERT_FILE``/``$SSL_CERT_DIR`` can replace."""
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        try:
+            if bundle and os.path.isdir(bundle):
+                return ssl.create_default_context(capath=bundle)
+            return ssl.create_default_context(cafile=bundle or None)
+        except (OSError, ssl.SSLError) as exc:
+            self._config_error = f"Invalid CA bundle {bundle!r}: {exc}"
+            return None
+
     @property
     def proxy(self) -> Optional[str]:
         """``host:port`` of the proxy in use, or None (always None for loopback base URLs)."""
@@ -411,14 +492,12 @@ class Transport:
         self.connections_opened += 1
         if self._proxy is None:
             if self.scheme == "https":
-                return _HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-                )
+                return _HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl_context)
             return _HTTPConnection(self.host, self.port, timeout=self.timeout)
         proxy_host, proxy_port, auth = self._proxy
         if self.scheme == "https":
             conn: _Connection = _HTTPSConnection(
-                proxy_host, proxy_port, timeout=self.timeout, context=ssl.create_default_context()
+                proxy_host, proxy_port, timeout=self.timeout, context=self._ssl_context
             )
             conn.set_tunnel(self.host, self.port, headers={"Proxy-Authorization": auth} if auth else None)
             return conn
@@ -504,7 +583,15 @@ class Transport:
                 conn.close()
                 if reused and replayable:
                     continue  # the server dropped an idle connection under our feet
-                raise self._wrap(exc, method, path) from exc
+                error = self._wrap(exc, method, path)
+                if reused:
+                    # Say why it failed instead of retrying: it may have been applied already.
+                    error = TransportError(
+                        f"{error}; the keep-alive connection was reused and the request is not "
+                        "retried, since the server may have applied it",
+                        refused=error.refused,
+                    )
+                raise error from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 raise self._wrap(exc, method, path) from exc
@@ -518,7 +605,7 @@ class Transport:
             return RawResponse(status, reason, data, content_type)
 
     def _wrap(self, exc: BaseException, method: str, path: str) -> TransportError:
-        where = f"{method} {self.base_url.rstrip('/')}{path}"
+        where = f"{method} {self.display_url.rstrip('/')}{path}"
         if isinstance(exc, (socket.timeout, TimeoutError)):
             return TransportError(
                 f"Timed out after {self.timeout:g} s waiting for Sequin: {where}", timed_out=True
@@ -528,4 +615,4 @@ class Transport:
         return TransportError(f"{detail} ({where})", refused=refused)
 
     def __repr__(self) -> str:
-        return f"Transport({self.base_url!r}, timeout={self.timeout:g}, proxy={self.proxy!r})"
+        return f"Transport({self.display_url!r}, timeout={self.timeout:g}, proxy={self.proxy!r})"

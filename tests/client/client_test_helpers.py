@@ -1,7 +1,8 @@
 """Test helpers for tests/client: fake HTTP servers and name generation.
 
-``FakeHTTPServer`` is a tiny scriptable HTTP/1.1 server for what a correct Sequin server never does
-(non-JSON error bodies, dropped keep-alive connections, acting as a proxy). It counts accepted
+``FakeHTTPServer`` is a tiny scriptable HTTP/1.1 server (IPv4 or IPv6, plain or TLS) for what a
+correct Sequin server never does (non-JSON error bodies, dropped keep-alive connections, acting as
+a proxy) and for URL shapes the embedded server is not reached by (https, credentials). It counts accepted
 connections, which is how keep-alive reuse is observed from the server side. ``SilentServer``
 accepts and never answers (a hung server).
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import ssl
 import threading
 import uuid
-from typing import Callable, Dict, List, NamedTuple
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 
 def new_name(prefix: str = "t") -> str:
@@ -47,13 +49,18 @@ def json_reply(status: int, payload: object, reason: str = "OK") -> Reply:
 class FakeHTTPServer:
     """Threaded keep-alive HTTP/1.1 server answering with ``responder(request)``."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(
+        self, responder: Responder, host: str = "127.0.0.1", tls: Optional[ssl.SSLContext] = None
+    ) -> None:
         self.responder = responder
         self.requests: List[Request] = []
         self.connections = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.tls = tls
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.create_server((host, 0), family=family)
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        netloc = f"[{host}]" if ":" in host else host
+        self.url = f"{'https' if tls else 'http'}://{netloc}:{self.port}"
         self._threads: List[threading.Thread] = []
         self._open: List[socket.socket] = []
         self._lock = threading.Lock()
@@ -81,6 +88,8 @@ class FakeHTTPServer:
     def _serve(self, conn: socket.socket, index: int) -> None:
         buf = b""
         try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)  # a failed handshake: OSError
             while True:
                 while b"\r\n\r\n" not in buf:
                     chunk = conn.recv(65536)

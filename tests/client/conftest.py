@@ -10,8 +10,11 @@ puts this directory on ``sys.path``; conftest modules should not be imported).
 
 from __future__ import annotations
 
+import shutil
 import socket
-from typing import Callable, Iterator, List
+import ssl
+import subprocess
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 from client_test_helpers import FakeHTTPServer, Responder, SilentServer, new_name
@@ -23,18 +26,43 @@ NO_PROXY_VARS = ("NO_PROXY", "no_proxy")
 
 
 @pytest.fixture
-def fake_server() -> Iterator[Callable[[Responder], FakeHTTPServer]]:
-    """Factory: ``fake_server(responder)`` starts a FakeHTTPServer, stopped after the test."""
+def fake_server() -> Iterator[Callable[..., FakeHTTPServer]]:
+    """Factory: ``fake_server(responder, host=..., tls=...)`` starts a FakeHTTPServer, stopped
+    after the test."""
     servers: List[FakeHTTPServer] = []
 
-    def start(responder: Responder) -> FakeHTTPServer:
-        server = FakeHTTPServer(responder)
+    def start(responder: Responder, **options: Any) -> FakeHTTPServer:
+        server = FakeHTTPServer(responder, **options)
         servers.append(server)
         return server
 
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> Tuple[str, str]:
+    """``(cert.pem, key.pem)``: a self-signed certificate for ``localhost`` and ``127.0.0.1``."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture
+def tls_server_context(tls_cert: Tuple[str, str]) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_cert)
+    return context
 
 
 @pytest.fixture

@@ -105,3 +105,22 @@ def test_bad_base_url_fails_each_call_not_the_constructor(bad):
     res, error = client.list_streams()
     assert res is None
     assert error["status"] == 500 and error["summary"].startswith(f"Invalid base URL {bad!r}")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.create_stream("s"),
+        lambda c: c.delete_stream("s"),
+        lambda c: c.create_consumer("s", "c", ">"),
+        lambda c: c.delete_consumer("s", "c"),
+        lambda c: c.send_message("s", "k", "v"),
+        lambda c: c.ack_message("s", "c", "07240856-96cb-4305-9b2f-620f4b1528a4"),
+    ],
+)
+def test_sdk_methods_unwrap_data_exactly_like_sdk(fake_server, no_proxy_env, call):
+    # The SDK's rule applies to all twelve of its methods, whatever the body (a gateway that
+    # wraps answers, say); only get_message, which sequin-py does not have, never unwraps.
+    server = fake_server(lambda request: json_reply(200, {"data": {"wrapped": True}, "meta": 1}))
+    ours, theirs = call(SequinClient(server.url)), call(SdkClient(server.url))
+    assert ours == theirs == ({"wrapped": True}, None)

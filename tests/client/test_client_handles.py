@@ -251,9 +251,7 @@ def test_ack_arguments_are_type_checked(refused_url):
 
 
 def test_sequin_error_attributes_str_and_pickle():
-    err = SequinError(
-        404, STREAM_404, body={"summary": STREAM_404}, method="GET", path="/api/streams/x"
-    )
+    err = SequinError(404, STREAM_404, body={"summary": STREAM_404}, method="GET", path="/api/streams/x")
     assert (err.status, err.summary, err.request) == (404, STREAM_404, ("GET", "/api/streams/x"))
     assert err.error == {"status": 404, "summary": STREAM_404}
     assert str(err) == f"404 {STREAM_404} (GET /api/streams/x)"
@@ -276,3 +274,44 @@ def test_transport_failures_raise_sequin_error(refused_url):
     assert excinfo.value.status == 500
     assert excinfo.value.summary.startswith(f"We can't reach Sequin on {refused_url}.")
     assert excinfo.value.body is None
+
+
+HANDLE_CALLS_AFTER_DELETE = [
+    ("send", lambda s, c: s.send("k", "v"), "POST", "{s}/messages"),
+    ("send_many", lambda s, c: s.send_many({"k": "v"}), "POST", "{s}/messages"),
+    ("messages", lambda s, c: s.messages(limit=5), "GET", "{s}/messages?limit=5"),
+    ("get", lambda s, c: s.get("a/b"), "GET", "{s}/messages/a%2Fb"),
+    ("consumer_info", lambda s, c: s.consumer_info("k"), "GET", "{s}/messages/k/consumer_info"),
+    ("stream info", lambda s, c: s.info(), "GET", "{s}"),
+    ("consumers", lambda s, c: s.consumers(), "GET", "{s}/consumers"),
+    ("new_consumer", lambda s, c: s.new_consumer("c_x"), "POST", "{s}/consumers"),
+    ("consumer", lambda s, c: s.consumer("c_x"), "GET", "{s}/consumers/c_x"),
+    ("stream delete", lambda s, c: s.delete(), "DELETE", "{s}"),
+    ("receive", lambda s, c: c.receive(3), "GET", "{c}/receive?batch_size=3"),
+    ("receive_one", lambda s, c: c.receive_one(), "GET", "{c}/receive?batch_size=1"),
+    ("ack", lambda s, c: c.ack(UNKNOWN_ID), "POST", "{c}/ack"),
+    ("nack", lambda s, c: c.nack(UNKNOWN_ID), "POST", "{c}/nack"),
+    ("peek", lambda s, c: c.peek(visible=True), "GET", "{c}/messages?visible=true"),
+    ("consumer info", lambda s, c: c.info(), "GET", "{c}"),
+    ("update", lambda s, c: c.update(ack_wait_ms=1000), "PATCH", "{c}"),
+    ("consumer delete", lambda s, c: c.delete(), "DELETE", "{c}"),
+]
+UNKNOWN_ID = "07240856-96cb-4305-9b2f-620f4b1528a4"
+
+
+@pytest.mark.parametrize(
+    "label, call, method, path", HANDLE_CALLS_AFTER_DELETE, ids=[c[0] for c in HANDLE_CALLS_AFTER_DELETE]
+)
+def test_every_handle_method_raises_sequin_error_with_the_request(client, label, call, method, path):
+    stream = client.new_stream()
+    consumer = stream.new_consumer()
+    stream.delete()
+    with pytest.raises(SequinError) as excinfo:
+        call(stream, consumer)
+    error = excinfo.value
+    assert error.status == 404
+    assert error.summary.startswith("Not found: No `") and error.summary == error.body["summary"]
+    stream_path = f"/api/streams/{stream.id}"
+    expected = path.format(s=stream_path, c=f"{stream_path}/consumers/{consumer.id}")
+    assert error.request == (method, expected)
+    assert str(error).endswith(f"({method} {expected})")

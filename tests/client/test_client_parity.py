@@ -96,6 +96,10 @@ def full_scenario(c: Any, stream: str, consumer: str, other: str, missing: str) 
     step("receive nothing left", c.receive_message(stream, consumer))
     step("receive batch nothing left", c.receive_messages(stream, consumer, {"batch_size": 3}))
     step("receive bad batch size", c.receive_messages(stream, consumer, {"batch_size": 0}))
+    # Passed through as text, like the SDK's f-string: None is "None" (a 400), not "not sent".
+    step("receive batch size None", c.receive_messages(stream, consumer, {"batch_size": None}))
+    step("receive batch size True", c.receive_messages(stream, consumer, {"batch_size": True}))
+    step("receive batch size text", c.receive_messages(stream, consumer, {"batch_size": "3"}))
     step("receive missing consumer", c.receive_messages(stream, missing))
     step("receive one missing consumer", c.receive_message(stream, missing))
     step("nack one", c.nack_message(stream, consumer, first["ack_id"]))
@@ -157,6 +161,11 @@ def test_full_scenario_same_results_as_sequin_py(sequin_base_url, unique, no_pro
     assert [i["message"]["key"] for i in results["second consumer backfill"][0]] == ["other.1"]
     assert results["delete stream again"][1]["status"] == 404
     assert results["send nan"][1]["status"] == 500
+    summary = "Invalid `batch_size`. `batch_size` must be an integer between 1 and 1000."
+    bad_batch = {"status": 400, "summary": summary}
+    assert results["receive batch size None"] == (None, bad_batch)
+    assert results["receive batch size True"] == (None, bad_batch)
+    assert results["receive batch size text"] == ([], None)
 
 
 # -- the sequin-py README, run through both clients --------------------------------------------
@@ -281,3 +290,219 @@ def test_readme_usage_example_through_both_clients(sequin_base_url, unique, no_p
     assert printed[0][2] == "Message acked"
     assert printed[1] == ["Message sent successfully: {'published': 0}", "No messages available"]
     assert printed[2][0].startswith("Error sending message: Not found: No `stream`")
+
+
+# -- every per-method "Example" of the sequin-py README, verbatim, through both clients ----------
+
+#: The README's "Initializing" block with its import replaced (``{import}``): the README's own
+#: ``from sequin_py import Client`` does not work (spec Appendix A).
+README_INIT = """
+{import}
+
+base_url = os.environ.get('SEQUIN_URL', 'http://localhost:7376')
+
+sequin = Client(base_url)
+"""
+
+#: The "Example" blocks of the README, in its order, verbatim apart from one fix: the
+#: create_consumer example's error branch is a syntax error there (``{error creating consumer:``).
+README_METHOD_EXAMPLES = {
+    "send_message": """
+res, error = sequin.send_message('my_stream', 'greeting.1', 'Hello, Sequin!')
+if error:
+    print(f"Error sending message: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Message sent successfully: {res['published']}")
+""",
+    "send_messages": """
+messages = [
+    {
+        "key": "test.1",
+        "data": "Hello, Sequin!"
+    },
+    {
+        "key": "test.2",
+        "data": "Greetings from Sequin!"
+    }
+]
+
+res, error = sequin.send_messages('my_stream', messages)
+if error:
+    print(f"Error sending messages: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Messages sent successfully: {res['published']}")
+""",
+    "receive_message": """
+message, error = sequin.receive_message('my_stream', 'my_consumer')
+if error:
+    print(f"Error receiving message: {error['summary']}")
+    # Handle the error appropriately
+elif message is None:
+    print("No messages available")
+else:
+    print(f"Message received successfully: {message}")
+""",
+    "receive_messages": """
+messages, error = sequin.receive_messages('my_stream', 'my_consumer', options={'batch_size': 100})
+if error:
+    print(f"Error receiving messages: {error['summary']}")
+    # Handle the error appropriately
+elif not messages:
+    print("No messages available")
+else:
+    print(f"Messages received successfully: {len(messages)}")
+""",
+    "ack_message": """
+res, error = sequin.ack_message('my_stream', 'my_consumer', '07240856-96cb-4305-9b2f-620f4b1528a4')
+if error:
+    print(f"Error acknowledging message: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print("Message acknowledged successfully")
+""",
+    "ack_messages": """
+ack_ids = ['07240856-96cb-4305-9b2f-620f4b1528a4', '18351967-07dc-5416-0c2e-731f5b2638b5']
+res, error = sequin.ack_messages('my_stream', 'my_consumer', ack_ids)
+if error:
+    print(f"Error acknowledging messages: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print("Messages acknowledged successfully")
+""",
+    "nack_message": """
+res, error = sequin.nack_message('my_stream', 'my_consumer', '07240856-96cb-4305-9b2f-620f4b1528a4')
+if error:
+    print(f"Error nacking message: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print("Message nacked successfully")
+""",
+    "nack_messages": """
+ack_ids = ['07240856-96cb-4305-9b2f-620f4b1528a4', '18351967-07dc-5416-0c2e-731f5b2638b5']
+res, error = sequin.nack_messages('my_stream', 'my_consumer', ack_ids)
+if error:
+    print(f"Error nacking messages: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print("Messages nacked successfully")
+""",
+    "create_stream": """
+stream, error = sequin.create_stream('my_stream')
+if error:
+    print(f"Error creating stream: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Stream created successfully: {stream}")
+""",
+    "delete_stream": """
+res, error = sequin.delete_stream('my_stream')
+if error:
+    print(f"Error deleting stream: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Stream deleted successfully: {res}")
+""",
+    "create_consumer": """
+consumer, error = sequin.create_consumer('my_stream', 'my_consumer', 'test.>')
+if error:
+    print(f"Error creating consumer: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Consumer created successfully: {consumer}")
+""",
+    "delete_consumer": """
+res, error = sequin.delete_consumer('my_stream', 'my_consumer')
+if error:
+    print(f"Error deleting consumer: {error['summary']}")
+    # Handle the error appropriately
+else:
+    print(f"Consumer deleted successfully: {res}")
+""",
+}
+
+#: README order first (nothing exists yet: every error branch), then a working order.
+README_EXAMPLE_ORDER = list(README_METHOD_EXAMPLES) + [
+    "create_stream",
+    "create_stream",  # again: the duplicate-name error
+    "create_consumer",
+    "send_message",
+    "send_messages",
+    "receive_message",
+    "receive_messages",
+    "receive_messages",  # nothing left
+    "ack_message",
+    "ack_messages",
+    "nack_message",
+    "nack_messages",
+    "send_message",  # unchanged data: published 0
+    "delete_consumer",
+    "delete_consumer",
+    "delete_stream",
+    "delete_stream",
+]
+
+
+def run_readme_method_examples(import_line: str, stream: str, consumer: str) -> List[str]:
+    """Exec each example with the README's names replaced by unique ones; return what it printed."""
+    printed: List[str] = []
+    namespace: Dict[str, Any] = {
+        "os": __import__("os"),
+        "print": lambda *args: printed.append(" ".join(map(str, args))),
+    }
+    exec(README_INIT.replace("{import}", import_line), namespace)
+    for name in README_EXAMPLE_ORDER:
+        code = README_METHOD_EXAMPLES[name].replace("my_stream", stream).replace("my_consumer", consumer)
+        before = len(printed)
+        exec(code, namespace)
+        assert len(printed) == before + 1, name
+        printed[-1] = f"{name}: {printed[-1]}"
+    return printed
+
+
+def test_readme_method_examples_through_both_clients(sequin_base_url, unique, no_proxy_env, monkeypatch):
+    monkeypatch.setenv("SEQUIN_URL", sequin_base_url)
+    runs = []
+    for import_line in ("from sequin.client import Client", "from pytest_sequin.client import Client"):
+        stream, consumer = unique("s"), unique("c")
+        try:
+            printed = run_readme_method_examples(import_line, stream, consumer)
+        finally:
+            SdkClient(sequin_base_url).delete_stream(stream)
+        normalise = Normaliser({stream: "<stream>", consumer: "<consumer>"})
+        runs.append([normalise(line) for line in printed])
+    theirs, ours = runs
+    assert ours == theirs
+    n = len(README_METHOD_EXAMPLES)
+    stream_404 = "Not found: No `stream` found matching the provided ID or name"
+    assert ours[0] == f"send_message: Error sending message: {stream_404}"
+    assert ours[n - 4] == "create_stream: Stream created successfully: " + ours[n - 4].split(": ", 2)[2]
+    assert ours[n - 3].startswith("delete_stream: Stream deleted successfully: {'id': '<id")
+    assert ours[n + 1] == "create_stream: Error creating stream: Validation failed"
+    assert ours[n + 3 :] == [
+        "send_message: Message sent successfully: 1",
+        "send_messages: Messages sent successfully: 2",
+        ours[n + 5],
+        "receive_messages: Messages received successfully: 1",
+        "receive_messages: No messages available",
+        "ack_message: Message acknowledged successfully",
+        # The README's second ack id is not a v4 UUID (version 5, variant 0): a 400 (spec 3.7b).
+        f"ack_messages: Error acknowledging messages: {BAD_ACK_IDS}",
+        "nack_message: Message nacked successfully",
+        f"nack_messages: Error nacking messages: {BAD_ACK_IDS}",
+        "send_message: Message sent successfully: 0",
+        ours[n + 13],
+        f"delete_consumer: Error deleting consumer: {CONSUMER_404}",
+        ours[n + 15],
+        f"delete_stream: Error deleting stream: {stream_404}",
+    ]
+    # Seqs within one publish go in reverse array order (spec, batch rules): test.2 comes first.
+    received = "receive_message: Message received successfully: {'ack_id': '<id"
+    assert ours[n + 5].startswith(received) and "'key': 'test.2'" in ours[n + 5]
+
+
+CONSUMER_404 = "Not found: No `consumer` found matching the provided ID or name"
+BAD_ACK_IDS = (
+    "Invalid ack_ids. Must send a top-level `ack_ids` property that is a non-empty list of valid UUID strings"
+)

@@ -203,3 +203,41 @@ def test_unencodable_json_behaves_like_sdk(client, sdk, stream_name):
         client.send_message(stream_name, "k", {1, 2})
     with pytest.raises(TypeError, match="not JSON serializable"):
         sdk.send_message(stream_name, "k", {1, 2})
+
+
+def _public_callables():
+    from pytest_sequin.client import ConsumerHandle, ReceivedMessage, SequinError, StreamHandle
+    from pytest_sequin.client.sdk import Reply
+    from pytest_sequin.client.transport import Transport, TransportError
+
+    for cls in (
+        SequinClient,
+        StreamHandle,
+        ConsumerHandle,
+        ReceivedMessage,
+        SequinError,
+        Reply,
+        Transport,
+        TransportError,
+    ):
+        for name, member in vars(cls).items():
+            if name.startswith("_") and name != "__init__":
+                continue
+            function = member.fget if isinstance(member, property) else getattr(member, "__func__", member)
+            if inspect.isfunction(function):
+                yield pytest.param(function, id=f"{cls.__name__}.{name}")
+
+
+@pytest.mark.parametrize("function", list(_public_callables()))
+def test_public_methods_have_type_hints_and_docstrings(function):
+    qualname = function.__qualname__
+    signature = inspect.signature(function)
+    unannotated = [
+        p.name
+        for p in signature.parameters.values()
+        if p.name not in ("self", "cls") and p.annotation is p.empty
+    ]
+    assert unannotated == [], qualname
+    assert signature.return_annotation is not signature.empty, qualname
+    if function.__name__ != "__init__":  # the class docstring documents the constructor
+        assert inspect.getdoc(function), qualname

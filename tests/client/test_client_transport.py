@@ -98,6 +98,29 @@ def test_connection_closed_by_server_while_idle_is_replaced(fake_server):
     assert server.connections == 5
 
 
+def test_embedded_server_restarted_on_the_same_port(unique):
+    # stop() closes idle keep-alive connections: the pooled socket is noticed as closed before
+    # reuse, so even a publish (never replayed) goes out on a fresh connection and succeeds.
+    from pytest_sequin.server import EmbeddedSequinServer
+
+    first = EmbeddedSequinServer()
+    first.start()
+    url = first.url
+    client = SequinClient(url)
+    name = unique("s")
+    assert client.create_stream(name)[1] is None
+    first.stop()
+    second = EmbeddedSequinServer(port=int(url.rsplit(":", 1)[1]))
+    second.start()
+    try:
+        assert client.send_message("default", "k", "v") == ({"published": 1}, None)
+        assert client.get_stream(name) == (None, STREAM_404)  # a new server: new state
+        assert client.transport.connections_opened == 2
+    finally:
+        second.stop()
+    assert client.list_streams() == (None, {"status": 500, "summary": FRIENDLY.format(url=url)})
+
+
 def test_stale_connection_is_replayed_only_when_safe(fake_server):
     # Every second request on a connection is swallowed: the server hangs up without answering,
     # like a keep-alive race. Safe requests are re-sent on a fresh connection; receive is not.
@@ -117,6 +140,15 @@ def test_stale_connection_is_replayed_only_when_safe(fake_server):
     res, error = client.receive_messages("s", "c")  # 2nd request on connection 2: not replayed
     assert res is None and error["status"] == 500
     assert server.connections == 2
+    assert error["summary"] == (
+        f"Remote end closed connection without response (GET {server.url}/api/streams/s/consumers/c"
+        "/receive?batch_size=10); the keep-alive connection was reused and the request is not "
+        "retried, since the server may have applied it"
+    )
+    assert client.list_streams() == ([], None)  # connection 3
+    res, error = client.send_message("s", "k", "v")  # 2nd on connection 3: a publish, not replayed
+    assert res is None and "may have applied it" in error["summary"]
+    assert [r.method for r in server.requests].count("POST") == 1
 
 
 def test_tcp_nodelay_is_set(client):
@@ -167,6 +199,9 @@ def test_forked_child_does_not_reuse_parent_connections(client):
         ("10.0.0.1", False),
         ("example.com", False),
         ("128.0.0.1", False),
+        ("0.0.0.0", True),  # unspecified: reaches this host
+        ("::", True),
+        ("0.0.0.1", False),
     ],
 )
 def test_is_loopback_host(host, loopback):
@@ -213,6 +248,44 @@ def test_no_proxy_is_honoured_for_non_loopback(monkeypatch, refused_url):
     monkeypatch.setenv("NO_PROXY", "sequin.invalid")
     monkeypatch.setenv("no_proxy", "sequin.invalid")
     assert SequinClient("http://sequin.invalid:7376").transport.proxy is None
+
+
+@pytest.mark.parametrize(
+    "no_proxy",
+    ["sequin.invalid", ".invalid", "invalid", "sequin.invalid:7376", "sequin.invalid:1", "10.0.0.0/8",
+     "10.1.2.3", "other.example, 10.1.0.0/16", "*", ""],
+)
+@pytest.mark.parametrize("url", ["http://sequin.invalid:7376", "http://10.1.2.3:7376"])
+def test_no_proxy_decisions_match_requests(monkeypatch, refused_url, no_proxy, url):
+    # sequin-py users' NO_PROXY keeps working: host, domain suffix, host:port and CIDR entries.
+    import requests.utils
+
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, refused_url)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(var, no_proxy)
+    bypass = requests.utils.should_bypass_proxies(url, None)
+    assert (SequinClient(url).transport.proxy is None) is bypass
+
+
+@pytest.mark.parametrize("proxy", ["https://proxy.invalid:3128", "socks5://proxy.invalid:1080"])
+def test_unsupported_proxy_fails_each_request_clearly(monkeypatch, proxy):
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, proxy)
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    client = SequinClient("http://sequin.invalid:7376")  # never raises at construction
+    expected = f"Unsupported proxy {proxy!r} (only http:// proxies are supported)"
+    assert client.list_streams() == (None, {"status": 500, "summary": expected})
+    assert client.send_message("s", "k", "v") == (None, {"status": 500, "summary": expected})
+
+
+@pytest.mark.parametrize("url", ["http://0.0.0.0:7376", "http://[::]:7376"])
+def test_unspecified_address_means_this_host_and_skips_the_proxy(monkeypatch, refused_url, url):
+    # "listening on 0.0.0.0:7376" copied into SEQUIN_URL reaches the local server; a proxy cannot.
+    for var in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, refused_url)
+    assert SequinClient(url).transport.proxy is None
 
 
 # -- threads ---------------------------------------------------------------------------------------
