@@ -6,6 +6,7 @@ embedded server in another process (``--sequin-url`` pointing at ``sequin-embedd
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 from pytest_sequin.control_client import ControlClient, ControlError
@@ -26,8 +27,14 @@ class SequinClock:
             self.controllable = False
 
     def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward (a finite number >= 0: time never goes back).
+
+        Checked here, so that a bad value fails the same way with clock control and with
+        ``--sequin-clock-sleep``, in the test's own frame."""
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
             raise TypeError(f"sequin_clock.advance() takes a number of seconds, got {seconds!r}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"sequin_clock.advance() takes a finite number of seconds >= 0, got {seconds!r}")
         if self._sleep is not None:
             self._sleep(seconds)
             return

@@ -17,7 +17,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 from urllib.request import ProxyHandler, Request, build_opener
 
-from pytest_sequin.server.faults import path_matches
+from pytest_sequin.server.faults import check_delay, check_fail, path_matches
 from pytest_sequin.server.requestlog import LoggedRequest
 
 __all__ = [
@@ -111,6 +111,7 @@ class ControlClient:
         """The next ``times`` requests matching ``path`` (a glob, e.g. ``/api/streams/*/messages``)
         and ``method`` are answered ``status``; ``body`` None means the framework error body,
         a str is sent as text, anything else as JSON. ``times=None``: until removed."""
+        check_fail(path, status, times, method)
         fault = {"action": "fail", "path": path, "status": status, "times": times, "method": method}
         return self._call("POST", "/faults", dict(fault, body=body))
 
@@ -118,6 +119,7 @@ class ControlClient:
         self, path: str, seconds: float, times: int | None = 1, method: str | None = None
     ) -> dict[str, Any]:
         """The next ``times`` matching requests wait ``seconds`` and are then handled normally."""
+        check_delay(path, seconds, times, method)
         fault = {"action": "delay", "path": path, "seconds": seconds, "times": times, "method": method}
         return self._call("POST", "/faults", fault)
 

@@ -15,6 +15,29 @@ from pytest_sequin.naming import NameFactory
 
 StreamRef = Union[StreamHandle, str]
 
+#: The consumer fields of the API (spec §3.5c) that the consumer factory and the ``sequin``
+#: marker accept. The server silently ignores unknown fields (§5.4), so a typo such as
+#: ``ack_wiat_ms`` would give a consumer with the default setting and a test that checks
+#: nothing: the test helpers refuse unknown names instead (the client still sends anything).
+CONSUMER_OPTIONS = frozenset(
+    [
+        "filter_key_pattern",
+        "kind",
+        "status",
+        "ack_wait_ms",
+        "max_ack_pending",
+        "max_deliver",
+        "max_waiting",
+        "http_endpoint_id",
+        "http_endpoint",
+    ]
+)
+
+
+def unknown_consumer_options(options: Any) -> list[str]:
+    """The names in ``options`` that are not consumer fields, sorted."""
+    return sorted(set(options) - CONSUMER_OPTIONS)
+
 
 class Resources:
     """What one scope created, in creation order."""
@@ -86,6 +109,12 @@ class ConsumerFactory:
         name: str | None = None,
         **options: Any,
     ) -> ConsumerHandle:
+        unknown = unknown_consumer_options(options)
+        if unknown:
+            raise TypeError(
+                f"sequin_consumer_factory() got unknown consumer option(s) {', '.join(unknown)}; "
+                f"the options are {', '.join(sorted(CONSUMER_OPTIONS))}"
+            )
         settings = {**self._defaults, **options}
         pattern = (
             filter_key_pattern if filter_key_pattern is not None else settings.pop("filter_key_pattern", ">")

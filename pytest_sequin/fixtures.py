@@ -19,7 +19,13 @@ from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.clock import SequinClock
 from pytest_sequin.config import SequinConfig
 from pytest_sequin.control_client import ControlClient, FaultInjector, RequestLogView
-from pytest_sequin.factories import ConsumerFactory, Resources, StreamFactory
+from pytest_sequin.factories import (
+    CONSUMER_OPTIONS,
+    ConsumerFactory,
+    Resources,
+    StreamFactory,
+    unknown_consumer_options,
+)
 from pytest_sequin.naming import NameFactory
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
 
@@ -119,35 +125,25 @@ def _sequin_test_resources(
     _finish(request, resources)
 
 
-#: What ``@pytest.mark.sequin(...)`` accepts: the consumer fields of the API (spec §3.5c).
-MARKER_OPTIONS = frozenset(
-    [
-        "filter_key_pattern",
-        "kind",
-        "status",
-        "ack_wait_ms",
-        "max_ack_pending",
-        "max_deliver",
-        "max_waiting",
-        "http_endpoint_id",
-        "http_endpoint",
-    ]
-)
-
-
 def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Consumer options from ``@pytest.mark.sequin(...)``: markers closer to the test win, per
     option (a function's ``ack_wait_ms`` and its class's ``filter_key_pattern`` combine)."""
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("sequin"))):
-        unknown = sorted(set(marker.kwargs) - MARKER_OPTIONS)
-        if marker.args or unknown:
-            what = f"unknown option(s) {', '.join(unknown)}" if unknown else "positional arguments"
-            known = ", ".join(sorted(MARKER_OPTIONS))
-            message = f"@pytest.mark.sequin: {what}; it takes keyword arguments among {known}"
-            pytest.fail(message, pytrace=False)
         options.update(marker.kwargs)
     return options
+
+
+def marker_problem(marker: pytest.Mark) -> str | None:
+    """What is wrong with one ``@pytest.mark.sequin(...)``, or None. Checked for every test
+    that carries the marker (by the plugin's setup hook), also one whose fixtures never read
+    it: ``@pytest.mark.sequin("orders.*")`` must not pass silently with a ``>`` consumer."""
+    unknown = unknown_consumer_options(marker.kwargs)
+    if not marker.args and not unknown:
+        return None
+    what = f"unknown option(s) {', '.join(unknown)}" if unknown else f"positional arguments {marker.args!r}"
+    known = ", ".join(sorted(CONSUMER_OPTIONS))
+    return f"@pytest.mark.sequin: {what}; it takes keyword arguments among {known}"
 
 
 @pytest.fixture

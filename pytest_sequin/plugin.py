@@ -244,6 +244,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("sequin")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A malformed ``sequin`` marker fails the test's setup, whichever fixtures it uses."""
+    for marker in item.iter_markers("sequin"):
+        problem = fixtures.marker_problem(marker)
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+
+
 @pytest.hookimpl(hookwrapper=True)  # old-style: works with every pluggy that pytest 7 allows
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
@@ -344,9 +353,17 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write = terminalreporter.write_line
     if state.kept:
         terminalreporter.section("pytest-sequin: streams kept for debugging (--sequin-keep)")
-        where = mask_url(state.server.url) if state.server else "the worker's embedded server"
+        server = state.server
+        embedded = server is None or server.backend == BACKEND_EMBEDDED  # per-worker servers: None
+        where = mask_url(server.url) if server is not None else "the worker's embedded server"
         for name in state.kept:
             write(f"{name}  at {where}")
+        if embedded:
+            write(
+                "the embedded server stopped with the run, and these streams with it: to inspect "
+                "kept streams, run against a standalone server (python -m pytest_sequin.server, "
+                "then --sequin-url)"
+            )
     if state.cleanup_failures:
         terminalreporter.section("pytest-sequin: cleanup problems")
         state.cleanup_failures = list(dict.fromkeys(state.cleanup_failures))

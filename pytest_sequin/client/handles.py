@@ -40,12 +40,12 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
-def _require_str(value: Any, what: str) -> str:
+_DATA_HINT = "; Sequin only stores strings (serialize it first, e.g. json.dumps)"
+
+
+def _require_str(value: Any, what: str, hint: str = "") -> str:
     if not isinstance(value, str):
-        raise TypeError(
-            f"{what} must be a str, got {type(value).__name__} ({value!r}); Sequin only stores strings "
-            f"(serialize it first, e.g. json.dumps)"
-        )
+        raise TypeError(f"{what} must be a str, got {type(value).__name__} ({value!r}){hint}")
     return value
 
 
@@ -131,7 +131,7 @@ def _normalise_messages(messages: MessagesArg) -> List[Dict[str, str]]:
         if type(key) is not str:
             _require_str(key, f"message #{index} key")
         if type(data) is not str:
-            _require_str(data, f"message #{index} data")
+            _require_str(data, f"message #{index} data", _DATA_HINT)
         if key in seen:
             # The real server answers 500 and drops the whole batch; say so before sending.
             raise ValueError(f"key {key!r} appears twice in one batch (Sequin answers 500 for that)")
@@ -202,7 +202,7 @@ class StreamHandle(_Handle):
 
     def send(self, key: str, data: str) -> int:
         """Publish one message; returns how many were published (0 if the data was unchanged)."""
-        return self.send_many([(_require_str(key, "key"), _require_str(data, "data"))])
+        return self.send_many([(_require_str(key, "key"), _require_str(data, "data", _DATA_HINT))])
 
     def send_many(self, messages: MessagesArg) -> int:
         """Publish a batch all-or-nothing; ``messages`` as a dict key->data or a list of

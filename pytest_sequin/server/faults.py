@@ -125,6 +125,25 @@ def _check_method(method: Any) -> str | None:
     return method.upper()
 
 
+def check_fail(path: Any, status: Any, times: Any, method: Any) -> None:
+    """Raise ValueError for arguments a ``fail`` fault refuses. Public so that the control
+    client can refuse them before sending, with the same message, in the test's own frame."""
+    if type(status) is not int or not 200 <= status <= 599:
+        raise ValueError("`status` must be an integer from 200 to 599")
+    _check_path(path)
+    _check_method(method)
+    _check_times(times)
+
+
+def check_delay(path: Any, seconds: Any, times: Any, method: Any) -> None:
+    """Raise ValueError for arguments a ``delay`` fault refuses (see :func:`check_fail`)."""
+    if type(seconds) not in (int, float) or not 0 <= seconds <= 3600:
+        raise ValueError("`seconds` must be a number from 0 to 3600")
+    _check_path(path)
+    _check_method(method)
+    _check_times(times)
+
+
 class FaultTable:
     """The active faults, checked in the order they were added; the first match applies.
 
@@ -147,15 +166,13 @@ class FaultTable:
     ) -> Fault:
         """The next ``times`` matching requests are answered ``status``/``body`` without
         reaching the engine (nothing is created, published or acked)."""
-        if type(status) is not int or not 200 <= status <= 599:
-            raise ValueError("`status` must be an integer from 200 to 599")
+        check_fail(path, status, times, method)
         return self._add(FAIL, path, method, times, status=status, body=body)
 
     def delay(self, path: str, seconds: float, times: int | None = 1, method: str | None = None) -> Fault:
         """The next ``times`` matching requests wait ``seconds`` and are then handled normally
         (for client timeouts: the work may still happen after the client gave up)."""
-        if type(seconds) not in (int, float) or not 0 <= seconds <= 3600:
-            raise ValueError("`seconds` must be a number from 0 to 3600")
+        check_delay(path, seconds, times, method)
         return self._add(DELAY, path, method, times, seconds=float(seconds))
 
     def _add(

@@ -315,3 +315,12 @@ def test_every_handle_method_raises_sequin_error_with_the_request(client, label,
     expected = path.format(s=stream_path, c=f"{stream_path}/consumers/{consumer.id}")
     assert error.request == (method, expected)
     assert str(error).endswith(f"({method} {expected})")
+
+
+def test_the_serialize_hint_is_given_for_data_only(refused_url):
+    stream = StreamHandle(SequinClient(refused_url), {"name": "s", "id": "0" * 8})
+    with pytest.raises(TypeError, match=r"data must be a str, got dict .*serialize it first"):
+        stream.send("k", {"total": 1})
+    with pytest.raises(TypeError) as excinfo:
+        stream.new_consumer("c", 123)
+    assert str(excinfo.value) == "filter_key_pattern must be a str, got int (123)"

@@ -254,6 +254,21 @@ def test_keep_keeps_streams_of_failed_tests_and_prints_them(pytester, standalone
     kept = [n for n in stream_names(standalone_server) if n != "default"]
     assert len(kept) == 1 and "test_fails" in kept[0]
     result.stdout.fnmatch_lines(["*streams kept for debugging*", f"{kept[0]}  at http://127.0.0.1:*"])
+    assert "embedded server stopped with the run" not in result.stdout.str()
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_keep_on_the_embedded_server_says_the_streams_are_gone_with_it(pytester, workers):
+    pytester.makepyfile("def test_fails(sequin_stream):\n    assert False\n")
+    result = pytester.runpytest_subprocess("--sequin-keep", *workers)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*streams kept for debugging*",
+            "pytest_*_test_fails  at *",
+            "the embedded server stopped with the run, and these streams with it*--sequin-url)",
+        ]
+    )
 
 
 def test_failure_report_shows_stream_and_consumer_state(pytester):
@@ -348,7 +363,11 @@ def test_sequin_clock_can_sleep_for_real_instead(pytester, server_without_contro
         """
         import time
 
+        import pytest
+
         def test_clock(sequin_clock):
+            with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+                sequin_clock.advance(-5)  # the same check as with clock control, not time.sleep's
             started = time.monotonic()
             sequin_clock.advance(0.2)
             assert time.monotonic() - started >= 0.2

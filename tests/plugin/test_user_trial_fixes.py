@@ -109,12 +109,29 @@ def test_marker_typos_fail_clearly(pytester):
         @pytest.mark.sequin(ack_wiat_ms=5)
         def test_typo(sequin_consumer):
             pass
+
+        @pytest.mark.sequin("orders.*")  # meant as the filter; fails even without a consumer
+        def test_positional(sequin_stream):
+            pass
+
+        @pytest.mark.sequin(ack_wait_ms=5)
+        def test_right(sequin_consumer):
+            assert sequin_consumer.info()["ack_wait_ms"] == 5
+
+        def test_factory_typo(sequin_stream, sequin_consumer_factory):
+            with pytest.raises(TypeError, match="unknown consumer option.s. ack_wiat_ms; the options are"):
+                sequin_consumer_factory(sequin_stream, ">", ack_wiat_ms=3)
+            assert sequin_consumer_factory.created == []
         """
     )
     result = pytester.runpytest("-q")
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2, passed=2)
     result.stdout.fnmatch_lines(
-        ["*@pytest.mark.sequin: unknown option(s) ack_wiat_ms; it takes keyword arguments*"]
+        [
+            "*@pytest.mark.sequin: unknown option(s) ack_wiat_ms; it takes keyword arguments*",
+            "*@pytest.mark.sequin: positional arguments ('orders.*',); it takes keyword arguments*",
+        ],
+        consecutive=False,
     )
 
 

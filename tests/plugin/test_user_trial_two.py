@@ -178,6 +178,10 @@ def test_clock_advance_refuses_a_string(pytester):
                 sequin_clock.advance("31")
             with pytest.raises(TypeError):
                 sequin_clock.advance(True)
+            for bad in (-5, float("inf"), float("nan")):
+                with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+                    sequin_clock.advance(bad)
+            assert sequin_clock.offset == 0
             sequin_clock.advance(1.5)
             assert sequin_clock.offset >= 1.5
         """

@@ -253,8 +253,16 @@ def test_control_client_round_trip(server, session):
     assert view.matching(status=404) == [] and len(view.matching(method="get", path="/api/*")) == 1
     assert client.clear_requests() >= 3 and client.requests() == []
     assert client.advance_clock(5)["offset_seconds"] == 5 and client.clock()["controllable"]
-    with pytest.raises(ControlError, match="400"):
-        client.fail("no-slash")
+    with pytest.raises(ValueError, match="starts with '/'"):
+        client.fail("no-slash")  # refused in the caller's frame, before any request
+    with pytest.raises(ValueError, match="from 200 to 599"):
+        client.fail("/api/**", status=999)
+    with pytest.raises(ValueError, match="from 0 to 3600"):
+        client.delay("/api/**", -1)
+    assert client.faults() == []
+    bad_fault = {"action": "fail", "path": "x"}
+    refused = session.post(f"{server.url}/_pytest_sequin/faults", json=bad_fault, timeout=5)
+    assert refused.status_code == 400 and "starts with '/'" in refused.text  # the server checks too
 
 
 def test_control_client_errors():
