@@ -609,6 +609,10 @@ class Model:
             if not re.fullmatch(r"[+-]?[0-9]+", batch):
                 return summary(400, INVALID_BATCH_SIZE)
             batch = int(batch)
+        elif isinstance(batch, float):
+            # §3.7a: the guard is `> 0 and <= 1000` on any number; a float that passes it
+            # crashes the query (500), one that fails it is the 400.
+            return internal_error() if 0 < batch <= 1000 else summary(400, INVALID_BATCH_SIZE)
         elif isinstance(batch, bool) or not isinstance(batch, int):
             return internal_error()
         if not 1 <= batch <= 1000:

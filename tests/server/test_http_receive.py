@@ -111,7 +111,7 @@ def test_bad_batch_size_strings(api, stream, worker, params):
     assert api.snapshot(stream["name"]) == before
 
 
-@pytest.mark.parametrize("value", [0, 1001, -5, 0.5, 1000.5, 2**40])
+@pytest.mark.parametrize("value", [0, 1001, -5, 0.0, -0.5, 1000.5, 2**40])
 def test_bad_batch_size_json_numbers_out_of_range(api, worker, value):
     assert_summary(_receive(api, worker["id"], "POST", json={"batch_size": value}), 400, BATCH_SIZE_ERROR)
 
