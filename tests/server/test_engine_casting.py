@@ -92,9 +92,13 @@ def test_cast_inline_endpoint():
         "base_url": ["must be a valid URL with scheme and host"]
     }
     assert casting.cast_inline_endpoint({"base_url": 5}).error == {"base_url": [casting.INVALID]}
-    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": {"a": 1}, "name": 2}).error == {
+    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": ["a"], "name": 2}).error == {
         "headers": [casting.INVALID],
         "name": [casting.INVALID],
+    }
+    # An Ecto :map takes any object: header values need not be strings.
+    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": {"a": 1}}).value["headers"] == {
+        "a": 1
     }
     assert casting.cast_inline_endpoint("x").error == [casting.INVALID]
 
