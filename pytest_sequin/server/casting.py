@@ -10,7 +10,6 @@ from __future__ import annotations
 import calendar
 import re
 from typing import Any, Iterable
-from urllib.parse import urlsplit
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -126,6 +125,29 @@ def cast_endpoint_id(value: Any) -> Cast:
     return Cast(DEFAULT if is_blank(value) else value)
 
 
+#: The start of the RFC 3986 appendix B regex as Elixir's ``URI.parse/1`` uses it (scheme, then
+#: ``//authority``), and its split of an authority into userinfo, host and port.
+_URI_HEAD = re.compile(r"(?:([a-zA-Z][a-zA-Z0-9+\-.]*):)?(//([^/?#]*))?")
+_AUTHORITY = re.compile(r"(?:(.*)@)?(\[[a-zA-Z0-9:.]*\]|[^:]*)(?::(\d*))?")
+
+
+def has_scheme_and_host(url: str) -> bool:
+    """The endpoint changeset's check: ``URI.parse(url)`` has a binary ``scheme`` and ``host``.
+
+    Elixir's parser, not Python's ``urlsplit``: it strips nothing (``" http://h"`` has no scheme),
+    never raises (``"http://[bad"`` has the host ``bad``), and a bare ``//`` authority gives the
+    host ``""``, which passes (``"http://"``, ``"file:///etc"``).
+    """
+    head = _URI_HEAD.match(url)
+    if head is None or head.group(1) is None or head.group(2) is None:
+        return False
+    authority = head.group(3)
+    if authority == "":
+        return True
+    host = _AUTHORITY.match(authority)
+    return host is not None and host.group(2) != ""
+
+
 def cast_inline_endpoint(value: Any) -> Cast:
     """The inline ``http_endpoint`` object of a push consumer; errors are a nested object."""
     if not isinstance(value, dict):
@@ -136,17 +158,13 @@ def cast_inline_endpoint(value: Any) -> Cast:
         errors["base_url"] = [BLANK]
     elif not isinstance(base_url, str):
         errors["base_url"] = [INVALID]
-    else:
-        parts = urlsplit(base_url)
-        if not parts.scheme or not parts.hostname:
-            errors["base_url"] = ["must be a valid URL with scheme and host"]
+    elif not has_scheme_and_host(base_url):
+        errors["base_url"] = ["must be a valid URL with scheme and host"]
     name = value.get("name")
     if name is not None and not isinstance(name, str):
         errors["name"] = [INVALID]
     headers = value.get("headers")
-    if headers is not None and not (
-        isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())
-    ):
+    if headers is not None and not isinstance(headers, dict):  # an Ecto :map: any JSON object
         errors["headers"] = [INVALID]
     if errors:
         return Cast(error=errors)

@@ -528,7 +528,10 @@ def _parse_batch_size(params: Mapping[str, Any]) -> int:
             raise bad_request(BATCH_SIZE_ERROR)
         value = int(value)
     elif type(value) is float:
-        if 1 <= value <= 1000:
+        # The controller's guard is `int > 0 and int <= 1000` on any number, so a float in that
+        # range (0.5 too: it is > 0) passes it and crashes when the query is run; only floats
+        # outside it get the 400.
+        if 0 < value <= 1000:
             raise internal_error(f"batch_size {value!r} is a float: the SQL LIMIT cast fails")
         raise bad_request(BATCH_SIZE_ERROR)
     elif type(value) is not int:

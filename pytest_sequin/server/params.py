@@ -6,7 +6,9 @@ map, which matters because several endpoints answer 500 for a non-string paramet
 
 from __future__ import annotations
 
+import decimal
 import json
+import math
 import re
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -132,13 +134,29 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON constant {name}")
 
 
+def _finite_float(text: str) -> float:
+    """Jason reads a number with a fraction or exponent by ``:erlang.binary_to_float``, which
+    fails (a decode error) where Python overflows to infinity: ``1e400`` is malformed JSON."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError(f"number {text} is out of the float range")
+    return value
+
+
+def _any_int(text: str) -> int:
+    """Jason reads integers of any size; Python's str-to-int conversion stops at 4300 digits."""
+    return int(text) if len(text) < 4000 else int(decimal.Decimal(text))
+
+
 def decode_json_body(body: bytes) -> dict[str, Any]:
     """JSON as Jason accepts it: UTF-8, no NaN/Infinity, no lone surrogate escapes."""
     if not body.strip():
         return {}
     try:
         text = body.decode("utf-8")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_any_int
+        )
         if _SURROGATE_ESCAPE.search(text):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError) as exc:

@@ -21,7 +21,8 @@ Choices where the spec is silent, made to keep tests deterministic and cheap:
   visibility deadline (at most ``idle_poll`` seconds, since a :class:`ManualClock` can jump);
   :meth:`PushDeliverer.wake_all` is called when the server's clock is advanced.
 * Each POST uses a new ``http.client`` connection (never a proxy) with a 5 s timeout, no
-  redirects, the endpoint's headers and ``Content-Type: application/json``.
+  redirects, the endpoint's headers (non-string values as their JSON text) and
+  ``Content-Type: application/json``.
 * :meth:`PushDeliverer.stop` interrupts connects and requests in flight, nacks what was taken
   but not delivered, and joins every thread.
 """
@@ -61,6 +62,16 @@ _IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY, getattr(er
 def push_body(message: Message) -> bytes:
     """The JSON the real server POSTs for one message (§4.11)."""
     return json.dumps({"data": message.data, "key": message.key}, ensure_ascii=False).encode("utf-8")
+
+
+def header_values(headers: dict[str, Any] | None) -> dict[str, str]:
+    """The endpoint's headers as strings. The endpoint's ``headers`` is an Ecto ``:map``, so any
+    JSON object is stored; a value that is not a string is sent as its JSON text (``1`` -> ``1``,
+    ``true`` -> ``true``), a choice where the spec is silent."""
+    return {
+        name: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for name, value in (headers or {}).items()
+    }
 
 
 class PushDeliverer:
@@ -250,7 +261,7 @@ class _Worker:
             conn = factory(parts.hostname, parts.port, timeout=self.owner.timeout)
             conn._create_connection = self._connect  # type: ignore[attr-defined]
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            headers = {"Content-Type": "application/json", **(endpoint.get("headers") or {})}
+            headers = {"Content-Type": "application/json", **header_values(endpoint.get("headers"))}
             self._conn = conn
             try:
                 conn.request("POST", target, body=push_body(message), headers=headers)

@@ -10,9 +10,13 @@ Ids are deterministic UUIDv4 strings minted by the model (``uuid.UUID(int=n, ver
 test maps the server's ids onto them in order of first appearance. Time is an integer number of
 microseconds that only moves when :meth:`Model.advance` is called.
 
-What it deliberately leaves out: stream/consumer relation-name collisions (§7.2), consumer
-update, push consumers, the >= 10,000-message asynchronous backfill (§4.8 step 3), request
-parsing quirks (§0) and the bind-parameter limit.
+Consumer update covers the integer settings, ``status``, ``kind`` (pull only: ``push`` has no
+endpoint here, so it is the 422) and the hidden ``backfill_completed_at`` (§7.4), in the two
+timestamp spellings the stateful test sends.
+
+What it deliberately leaves out: stream/consumer relation-name collisions (§7.2), push
+consumers, the >= 10,000-message asynchronous backfill (§4.8 step 3), request parsing quirks
+(§0) and the bind-parameter limit.
 """
 
 from __future__ import annotations
@@ -189,6 +193,38 @@ def cast_int(value: Any, default: Optional[int]) -> Any:
     return _MISSING
 
 
+ENUMS = {"status": ("active", "disabled"), "kind": ("pull", "push")}
+_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{6}))?Z")
+
+
+def cast_enum(value: Any, allowed: tuple[str, ...]) -> Any:
+    """§3.5c enum fields: a blank string means the default (the first value); ``None`` stays."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip() == "":
+        return allowed[0]
+    if isinstance(value, str) and value in allowed:
+        return value
+    return _MISSING
+
+
+def cast_timestamp(value: Any) -> Any:
+    """``backfill_completed_at`` (§3.5c, §7.4): ISO-8601 UTC with or without 6 fraction digits;
+    blank and ``None`` are null; anything else is ``_MISSING`` (invalid)."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    match = _TIMESTAMP.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return _MISSING
+    y, mo, d, h, mi, sec = (int(g) for g in match.groups()[:6])
+    try:
+        moment = dt.datetime(y, mo, d, h, mi, sec)
+    except ValueError:
+        return _MISSING
+    micros = int(match.group(7) or 0)
+    return (moment - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1) + micros
+
+
 class Message:
     def __init__(self, key: str, data: str, seq: int, now: int) -> None:
         self.key = key
@@ -230,6 +266,8 @@ class Consumer:
         self.max_ack_pending = 10000
         self.max_deliver: Optional[int] = None
         self.max_waiting = 20
+        self.status = "active"
+        self.kind = "pull"
         self.inserted_at = now
         self.updated_at = now
         self.backfill_completed_at: Optional[int] = None
@@ -347,8 +385,8 @@ class Model:
             "stream_id": c.stream.id,
             "account_id": self.account_id,
             "filter_key_pattern": c.filter_key_pattern,
-            "kind": "pull",
-            "status": "active",
+            "kind": c.kind,
+            "status": c.status,
             "ack_wait_ms": c.ack_wait_ms,
             "max_ack_pending": c.max_ack_pending,
             "max_deliver": c.max_deliver,
@@ -524,6 +562,8 @@ class Model:
             errors["filter_key_pattern"] = ["can't be blank"]
         elif not isinstance(pattern, str):
             errors["filter_key_pattern"] = ["is invalid"]
+        if "backfill_completed_at" in body and cast_timestamp(body["backfill_completed_at"]) is _MISSING:
+            errors["backfill_completed_at"] = ["is invalid"]
         if not errors and not NAME_RE.fullmatch(name):
             errors["name"] = ["must contain only alphanumeric characters or underscores"]
         if errors:
@@ -549,7 +589,8 @@ class Model:
         return 200, self.consumer_json(consumer)
 
     def update_consumer(self, sref: str, cref: str, body: dict[str, Any]) -> tuple[int, Any]:
-        """§3.5d for the integer settings; every other field is ignored (name, filter, ...)."""
+        """§3.5d for the integer settings, status, kind and backfill_completed_at; every other
+        field is ignored (name, filter, ...)."""
         self.purge()
         stream, err = self.find_stream(sref)
         if err:
@@ -557,7 +598,7 @@ class Model:
         consumer, err = self.find_consumer_in(stream, cref)
         if err:
             return err
-        changes: dict[str, Optional[int]] = {}
+        changes: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         for field, default in INT_DEFAULTS.items():
             if field in body:
@@ -566,13 +607,29 @@ class Model:
                     errors[field] = ["is invalid"]
                 else:
                     changes[field] = value
+        for field, allowed in ENUMS.items():
+            if field in body:
+                value = cast_enum(body[field], allowed)
+                if value is _MISSING:
+                    errors[field] = ["is invalid"]
+                else:
+                    changes[field] = value
+        if "backfill_completed_at" in body:
+            value = cast_timestamp(body["backfill_completed_at"])
+            if value is _MISSING:
+                errors["backfill_completed_at"] = ["is invalid"]
+            else:
+                changes["backfill_completed_at"] = value
         if errors:
             return 422, {"summary": "Validation failed", "validation_errors": errors}
         changes = {f: v for f, v in changes.items() if getattr(consumer, f) != v}
-        if any(v is None and f != "max_deliver" for f, v in changes.items()):
+        if any(v is None and f not in ("max_deliver", "backfill_completed_at") for f, v in changes.items()):
             return internal_error()  # NOT NULL column
-        if any(v is not None and not -(2**31) <= v < 2**31 for v in changes.values()):
+        if any(type(v) is int and not -(2**31) <= v < 2**31 for f, v in changes.items() if f in INT_DEFAULTS):
             return internal_error()
+        if changes.get("kind", consumer.kind) == "push":
+            # the kind/endpoint check constraint: push needs an endpoint, and there is none
+            return 422, {"summary": "Validation failed", "validation_errors": {"kind": ["is invalid"]}}
         if changes:
             for field, value in changes.items():
                 setattr(consumer, field, value)
@@ -609,6 +666,10 @@ class Model:
             if not re.fullmatch(r"[+-]?[0-9]+", batch):
                 return summary(400, INVALID_BATCH_SIZE)
             batch = int(batch)
+        elif isinstance(batch, float):
+            # §3.7a: the guard is `> 0 and <= 1000` on any number; a float that passes it
+            # crashes the query (500), one that fails it is the 400.
+            return internal_error() if 0 < batch <= 1000 else summary(400, INVALID_BATCH_SIZE)
         elif isinstance(batch, bool) or not isinstance(batch, int):
             return internal_error()
         if not 1 <= batch <= 1000:

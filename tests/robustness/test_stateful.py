@@ -1,7 +1,8 @@
 """Differential test: random API sessions against the reference model and the embedded server.
 
 A hypothesis ``RuleBasedStateMachine`` drives random sequences of publish (valid, unchanged,
-NUL-stripped, bad keys, repeated keys), stream and consumer create/update/delete, receive, ack,
+NUL-stripped, bad keys, repeated keys), stream and consumer create/update/delete (with the
+hidden ``backfill_completed_at``, status and kind), receive, ack,
 nack (known, foreign, stale and malformed ids, odd UUID spellings, bad batch sizes), clock moves
 (0, ack_wait_ms, 300 s, 301 s) and the read-only views (stream and consumer lists, message
 listing, consumer_info, peek) against both :mod:`tests.robustness.model` and a
@@ -36,7 +37,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from pytest_sequin.server import EmbeddedSequinServer, ManualClock
 
-from .model import AnyNonNegativeInt, Model
+from .model import AnyNonNegativeInt, Model, fmt_s, fmt_us
 
 LONG = os.environ.get("SEQUIN_ROBUSTNESS", "").lower() == "long"
 
@@ -46,7 +47,8 @@ KEYS = ["a", "a.b", "orders.new", "orders.x.y", "orders", "b"]
 BAD_KEYS = ["", "a..b", ".a", "a b", "or*ders", "caf\u00e9", "tab\there", "nul\x00key"]
 DATAS = ["", "1", "2", "hello", "x\x00y", "xy", "\x00"]
 FILTERS = [">", "orders.*", "orders.>", "*", "a.b", "*.b", "a.>"]
-KEY_PATTERNS = ["orders.*", "orders.>", "*", ">", "a.b", "*.new", "a.*", "orders.x.*"]
+KEY_PATTERNS = ["orders.*", "orders.>", "*", ">", "a.b", "*.new", "a.*", "orders.x.*", "*.*.*", "a.*.*"]
+ODD_KEY_PATTERNS = ["", "a..b", ".a", "a.>.b", "a b", "x*", ".".join("a" * 16), ".".join("*" * 15) + ".>"]
 ACK_WAITS: list[Any] = [None, None, None, 0, 1000, 2500, -1000, "2500", "", "abc", 1.0]
 MAX_ACK_PENDINGS: list[Any] = [None, None, None, None, 0, 1, 2, 3, 4, -1, "3", " ", True, 2**31]
 
@@ -386,6 +388,9 @@ class SequinMachine(RuleBasedStateMachine):
     ) -> None:
         stream = self.stream_name(data)
         body: dict[str, Any] = {"name": name, "filter_key_pattern": pattern, "kind": "pull"}
+        backfill = data.draw(st.sampled_from([None] * 6 + ["old", "bad"]), label="backfill_completed_at")
+        if backfill is not None:  # cast (a bad one is a 422), then overwritten by the backfill
+            body["backfill_completed_at"] = "2001-01-01T00:00:00Z" if backfill == "old" else "soon"
         if ack_wait is not None:
             body["ack_wait_ms"] = ack_wait
         if max_pending is not None:
@@ -412,6 +417,52 @@ class SequinMachine(RuleBasedStateMachine):
             self.call("POST", path, expected, json={**fields, "_method": "patch"})
         else:
             self.call(how, path, expected, json=fields)
+
+    @rule(
+        by=st.sampled_from(["name", "id", "id", "upper"]),
+        own_stream=st.sampled_from([True, True, True, False]),
+        data=st.data(),
+    )
+    def delete_consumer(self, by: str, own_stream: bool, data: st.DataObject) -> None:
+        """§3.5e/§4.10: a consumer and all its rows go; a new one of the same name starts over
+        (new ack ids, backfill again). On another stream it is the consumer 404."""
+        live = [c for c in self.model.consumers if c.id in self.ids.m2s]
+        if not live:
+            return
+        consumer = data.draw(st.sampled_from(live), label="consumer")
+        stream = consumer.stream.name if own_stream else self.stream_name(data)
+        model_ref, server_ref = consumer.name, consumer.name
+        if by != "name":
+            model_ref, server_ref = consumer.id, self.to_server(consumer.id)
+        if by == "upper":
+            model_ref, server_ref = model_ref.upper(), server_ref.upper()
+        expected = self.model.delete_consumer(stream, model_ref)
+        self.call("DELETE", f"/api/streams/{stream}/consumers/{server_ref}", expected)
+
+    @rule(
+        field=st.sampled_from(["backfill_completed_at"] * 3 + ["status", "kind"]),
+        value=st.sampled_from(["now", "now", "past", "future", "null", "blank", "seconds", "bad"]),
+        enum=st.sampled_from(["active", "disabled", "pull", "push", "", None, "PULL"]),
+        data=st.data(),
+    )
+    def update_hidden_or_enum(self, field: str, value: str, enum: Any, data: st.DataObject) -> None:
+        """§7.4: backfill_completed_at is writable. Null stops fan-out and ack deletion (so a
+        later receive can mark a stale row delivered without returning it, §4.1 step 5); a time
+        more than 5 minutes ago makes acks delete rows and purges the kept ones; a recent time
+        restarts the retention. Also status/kind, which change nothing for pull receive."""
+        model_ref, server_ref, stream = self.consumer_and_stream(data)
+        if field == "backfill_completed_at":
+            moments = {"now": 0, "past": -301_000_000, "future": 60_000_000}
+            if value in moments:
+                body: dict[str, Any] = {field: fmt_us(self.model.now + moments[value])}
+            elif value == "seconds":
+                body = {field: fmt_s(self.model.now - 400_000_000)}
+            else:
+                body = {field: {"null": None, "blank": "  ", "bad": "yesterday"}[value]}
+        else:
+            body = {field: enum}
+        expected = self.model.update_consumer(stream, model_ref, body)
+        self.call("PUT", f"/api/streams/{stream}/consumers/{server_ref}", expected, json=body)
 
     # -- receive / ack / nack ----------------------------------------------------------------
 
@@ -556,7 +607,9 @@ class SequinMachine(RuleBasedStateMachine):
         visible=st.sampled_from([None, "true", "false"]),
         sort=st.sampled_from([None, "seq_asc", "seq_desc"]),
         limit=st.sampled_from([None, None, "1", "3"]),
-        pattern=st.one_of(st.none(), st.none(), st.sampled_from(KEY_PATTERNS)),
+        pattern=st.one_of(
+            st.none(), st.none(), st.sampled_from(KEY_PATTERNS), st.sampled_from(ODD_KEY_PATTERNS)
+        ),
         data=st.data(),
     )
     def observe(

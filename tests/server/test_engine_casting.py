@@ -92,9 +92,13 @@ def test_cast_inline_endpoint():
         "base_url": ["must be a valid URL with scheme and host"]
     }
     assert casting.cast_inline_endpoint({"base_url": 5}).error == {"base_url": [casting.INVALID]}
-    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": {"a": 1}, "name": 2}).error == {
+    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": ["a"], "name": 2}).error == {
         "headers": [casting.INVALID],
         "name": [casting.INVALID],
+    }
+    # An Ecto :map takes any object: header values need not be strings.
+    assert casting.cast_inline_endpoint({"base_url": "http://h", "headers": {"a": 1}}).value["headers"] == {
+        "a": 1
     }
     assert casting.cast_inline_endpoint("x").error == [casting.INVALID]
 
@@ -131,7 +135,9 @@ def test_decode_json_body():
     assert decode_json_body(b"[1]") == {"_json": [1]}
     assert decode_json_body(b"null") == {"_json": None}
     assert decode_json_body(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
-    for bad in (b"{", b'{"a": NaN}', b"\xff", b'{"a": "\\ud800"}'):
+    # Integers of any size, as Jason reads them (Python's own limit is 4300 digits).
+    assert decode_json_body(b'{"a": 1' + b"0" * 5000 + b"}") == {"a": 10**5000}
+    for bad in (b"{", b'{"a": NaN}', b"\xff", b'{"a": "\\ud800"}', b'{"a": 1e400}', b'{"a": -1.5E999}'):
         with pytest.raises(ApiError) as info:
             decode_json_body(bad)
         assert (info.value.status, info.value.body) == (400, {"errors": {"detail": "Bad Request"}})

@@ -241,7 +241,7 @@ def test_10_shared_name(api, streams):
     assert api.snapshot(a["name"]) == before
 
 
-@pytest.mark.parametrize("value", [10.5, 10.0, 1.0, True, False, None, [1], {"n": 1}])
+@pytest.mark.parametrize("value", [10.5, 10.0, 1.0, 0.5, 0.001, 1000.0, True, False, None, [1], {"n": 1}])
 def test_11_bad_batch_size_types(api, stream, value):
     consumer = api.create_consumer(stream["name"], "w")
     api.publish(stream["name"], [("k", "v")])

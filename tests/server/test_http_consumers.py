@@ -221,6 +221,43 @@ def test_push_consumer_with_inline_endpoint(api, stream):
     assert again["http_endpoint_id"] == body["http_endpoint_id"]
 
 
+# The endpoint changeset checks that Elixir's URI.parse/1 gives a scheme and a host: a bare `//`
+# authority has the host "" (which passes), a broken IPv6 bracket is parsed as a plain host, and
+# nothing is stripped, so a leading space leaves no scheme.
+@pytest.mark.parametrize(
+    "base_url", ["http://", "http:///hook", "file:///etc/hosts", "http://[bad", "http://a]b", "http://h:abc"]
+)
+def test_inline_endpoint_base_urls_that_elixir_parses_with_a_host(api, stream, base_url):
+    body = api.create_consumer(stream["name"], "p", kind="push", http_endpoint={"base_url": base_url})
+    assert body == consumer_body("p", stream, ">", kind="push", http_endpoint_id=body["http_endpoint_id"])
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [" http://h", "ht\ttp://h", "1http://h", "localhost:8080", "http://:80", "http://user@", "mailto:a@b"],
+)
+def test_inline_endpoint_base_urls_without_scheme_or_host(api, stream, base_url):
+    body = {"name": "p", "filter_key_pattern": ">", "kind": "push", "http_endpoint": {"base_url": base_url}}
+    assert_422(
+        _create(api, stream, body),
+        {"http_endpoint": {"base_url": ["must be a valid URL with scheme and host"]}},
+    )
+    assert _consumers(api, stream) == []
+
+
+def test_inline_endpoint_headers_are_any_json_object(api, stream):
+    """`headers` is an Ecto :map: values need not be strings; a non-object is "is invalid"."""
+    endpoint = {"base_url": "http://127.0.0.1:9", "headers": {"X-Retries": 3, "X-On": True}}
+    body = api.create_consumer(stream["name"], "p", kind="push", http_endpoint=endpoint)
+    assert body["kind"] == "push"
+    bad = {"name": "q", "filter_key_pattern": ">", "kind": "push"}
+    for headers in (["a"], "a: b", 5):
+        assert_422(
+            _create(api, stream, dict(bad, http_endpoint={"base_url": "http://h", "headers": headers})),
+            {"http_endpoint": {"headers": [INVALID]}},
+        )
+
+
 def test_path_stream_wins_over_body_stream_id(api, streams):
     a, b = streams(), streams()
     body = api.ok(

@@ -157,6 +157,16 @@ def test_each_message_is_posted_as_data_and_key_with_the_endpoint_headers_then_a
     assert len(receiver.posts) == 3  # acked messages are not pushed again
 
 
+def test_header_values_that_are_not_strings_are_sent_as_their_json_text(rest, receiver):
+    """The endpoint's headers are any JSON object (an Ecto :map); delivery still works."""
+    publish(rest, ("a", "1"))
+    headers = {"X-Retries": 3, "X-On": True, "X-Name": "n"}
+    push_consumer(rest, receiver.url, http_endpoint={"base_url": receiver.url, "headers": headers})
+    poll(lambda: info(rest, "a")["state"] == "acked", what="a acked")
+    [(_, sent, _)] = receiver.posts
+    assert (sent["x-retries"], sent["x-on"], sent["x-name"]) == ("3", "true", "n")
+
+
 def test_a_500_nacks_and_the_message_is_pushed_again_until_a_2xx(rest, receiver):
     receiver.statuses = [500, 503]
     publish(rest, ("a", "1"))
