@@ -44,10 +44,12 @@ def sequin_config(request: pytest.FixtureRequest) -> SequinConfig:
 def sequin_server(request: pytest.FixtureRequest) -> RunningServer:
     """The server in use: ``.url``, ``.backend`` (embedded, url or docker), ``.description``;
     for the embedded backend ``.handle`` is the in-process server object."""
-    server = _state(request).server
-    if server is None:  # pragma: no cover - the controller of an xdist run never runs tests
-        raise RuntimeError("pytest-sequin: no Sequin server in this process")
-    return server
+    state = _state(request)
+    if state.server is not None:
+        return state.server
+    from pytest_sequin.plugin import server_on_demand  # the plugin module imports this one
+
+    return server_on_demand(state)
 
 
 @pytest.fixture(scope="session")

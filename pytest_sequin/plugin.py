@@ -192,6 +192,31 @@ def _start(state: SequinState) -> None:
         state.server = start_server(state.config, choice=state.choice)
     except SequinUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
+    _started(state)
+
+
+def server_on_demand(state: SequinState) -> RunningServer:
+    """The server for a test that asked for a ``sequin_*`` fixture collection did not show
+    (``request.getfixturevalue("sequin_stream")``, a conftest fixture that picks one at run
+    time): the URL check or the Docker start that was skipped at collection happens now.
+
+    If that fails, the session stops with the same one message it would have given at session
+    start (``pytest.exit``), rather than one error per test. Under xdist with ``-m`` ruling the
+    ``sequin`` marker out, each worker that gets here starts its own Docker server: the
+    controller, which would share one, did not know one was needed.
+    """
+    if state.server is None:
+        if state.choice is None:
+            state.choice = select_backend(state.config)
+        try:
+            state.server = start_server(state.config, choice=state.choice)
+        except SequinUnavailable as exc:
+            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        _started(state)
+    return state.server
+
+
+def _started(state: SequinState) -> None:
     state.owns_server = True
     _point_environment_at(state, state.server.url)
     if state.config.sweep_orphans is not None:

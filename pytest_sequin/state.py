@@ -10,6 +10,7 @@ import pytest
 from pytest_sequin.backends import BackendChoice, RunningServer
 from pytest_sequin.cleanup import CLEANUP_REQUEST_TIMEOUT, Breaker, Registry
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
+from pytest_sequin.client.transport import DEFAULT_TIMEOUT as DEFAULT_REQUEST_TIMEOUT
 from pytest_sequin.config import SequinConfig
 from pytest_sequin.naming import NameFactory
 from pytest_sequin.server.control import INTERNAL_HEADER
@@ -55,11 +56,14 @@ class SequinState:
     def client_for(self, url: str) -> SequinClient:
         """One client per URL and process: its keep-alive connections serve every fixture.
 
-        --sequin-timeout bounds each request too, so a hung server fails a test, not the run.
+        --sequin-timeout bounds each request too, so a hung server fails a test, not the run;
+        ``0`` (one readiness attempt, no waiting) cannot bound a request, which then gets the
+        client's default instead.
         """
         client = self.clients.get(url)
         if client is None:
-            client = self.clients[url] = SequinClient(url, timeout=self.config.timeout or 30.0)
+            timeout = self.config.timeout if self.config.timeout > 0 else DEFAULT_REQUEST_TIMEOUT
+            client = self.clients[url] = SequinClient(url, timeout=timeout)
         return client
 
     def cleanup_client_for(self, url: str) -> SequinClient:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from pytest_sequin.client import SequinClient
 from tests.plugin.conftest import stream_names
 
@@ -101,6 +103,53 @@ def test_a_dead_url_is_not_checked_when_no_selected_test_needs_it(pytester):
     result.assert_outcomes(passed=1, deselected=1)
 
 
+DYNAMIC_FIXTURE_TESTS = """
+import pytest
+
+@pytest.fixture
+def stream_if_wanted(request):
+    return request.getfixturevalue("sequin_stream")
+
+def test_dynamic(request):
+    stream = request.getfixturevalue("sequin_stream")
+    assert stream.send("k", "v") == 1
+
+def test_through_a_conftest_style_fixture(stream_if_wanted, sequin_server):
+    assert sequin_server.backend == "url"
+    assert stream_if_wanted.send("k", "v") == 1
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["-m", "not sequin"], ["-n", "2"]])
+def test_fixtures_requested_at_run_time_check_the_url_server_then(pytester, standalone_server, args):
+    """request.getfixturevalue("sequin_stream") with --sequin-url: collection saw no sequin
+    fixture, so the server was never checked, and the fixture raised a RuntimeError."""
+    pytester.makepyfile(DYNAMIC_FIXTURE_TESTS)
+    result = pytester.runpytest_subprocess(f"--sequin-url={standalone_server.url}", *args)
+    if args == ["-m", "not sequin"]:
+        result.assert_outcomes(passed=1, deselected=1)
+    else:
+        result.assert_outcomes(passed=2)
+    assert [n for n in stream_names(standalone_server) if n != "default"] == []
+
+
+def test_a_dead_url_found_at_run_time_stops_the_session_with_one_message(pytester):
+    pytester.makepyfile(
+        """
+        def test_first(request):
+            request.getfixturevalue("sequin_stream")
+
+        def test_second(request):
+            request.getfixturevalue("sequin_stream")
+        """
+    )
+    result = pytester.runpytest_subprocess("--sequin-url=http://127.0.0.1:9", "--sequin-timeout=0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("http://127.0.0.1:9") >= 1 and "Traceback" not in output
+    assert "test_second" not in result.stdout.str().split("short test summary")[-1]
+
+
 def test_marker_typos_fail_clearly(pytester):
     pytester.makepyfile(
         """
@@ -183,3 +232,10 @@ def test_client_created_streams_with_the_run_prefix_are_swept_at_the_end(pyteste
     result = pytester.runpytest_subprocess(f"--sequin-url={standalone_server.url}")
     result.assert_outcomes(passed=1)
     assert [s["name"] for s in client.list_streams()[0]] == ["default"]
+
+
+@pytest.mark.parametrize(("option", "expected"), [("--sequin-timeout=0", 30), ("--sequin-timeout=7", 7)])
+def test_the_request_timeout_follows_sequin_timeout_except_zero(pytester, option, expected):
+    """0 means one readiness attempt; it cannot bound a request (it was silently 30)."""
+    pytester.makepyfile(f"def test_t(sequin_client):\n    assert sequin_client.timeout == {expected}\n")
+    pytester.runpytest(option).assert_outcomes(passed=1)
