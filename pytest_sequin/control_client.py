@@ -134,6 +134,13 @@ class ControlClient:
         """Remove every fault on the server (also other clients'); returns how many."""
         return int(self._call("DELETE", "/faults")["cleared"])
 
+    # -- push ---------------------------------------------------------------------------------
+
+    def push_records(self) -> dict[str, dict[str, Any]]:
+        """Per push consumer id: ``base_url``, ``delivered``, ``failed``, ``failures_in_a_row``,
+        ``last_key`` and ``last_outcome`` (e.g. ``HTTP 503`` or ``ConnectionRefusedError: ...``)."""
+        return dict(self._call("GET", "/push")["data"])
+
     # -- clock --------------------------------------------------------------------------------
 
     def clock(self) -> dict[str, Any]:

@@ -34,7 +34,14 @@ from pytest_sequin.backends import (
     start_server,
 )
 from pytest_sequin.backends.base import mask_url
-from pytest_sequin.cleanup import Breaker, CleanupFailure, Registry, delete_all, delete_run_streams
+from pytest_sequin.cleanup import (
+    CLEANUP_REQUEST_TIMEOUT,
+    Breaker,
+    CleanupFailure,
+    Registry,
+    delete_all,
+    delete_run_streams,
+)
 from pytest_sequin.naming import NameFactory, new_run_token
 from pytest_sequin.selection import mark_expression_excludes
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
@@ -292,7 +299,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
             owned = item.stash.get(RESOURCES_KEY, [])
             url = (owned[0].client if owned else state.client).base_url  # where the fixtures worked
-            report.sections.append(("sequin state", render(state.report_client_for(url), streams)))
+            text = render(state.report_client_for(url), streams, _push_records(url))
+            report.sections.append(("sequin state", text))
+
+
+def _push_records(url: str) -> dict[str, Any] | None:
+    """The embedded server's push delivery records, or None where there are none (a real
+    server answers 404 on the control routes)."""
+    from pytest_sequin.control_client import ControlClient, ControlError
+
+    try:
+        return ControlClient(url, timeout=CLEANUP_REQUEST_TIMEOUT).push_records()
+    except ControlError:
+        return None
 
 
 @pytest.hookimpl(hookwrapper=True)

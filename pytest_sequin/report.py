@@ -40,7 +40,26 @@ def _unacked_summary(client: Any, stream_name: str, consumer_id: str) -> str:
     return text
 
 
-def render_stream(client: Any, stream_name: str) -> list[str]:
+def _push_line(consumer: dict[str, Any], push_records: dict[str, Any] | None) -> str | None:
+    """For a push consumer: where it delivers and how that went (the embedded server keeps a
+    record per consumer; a real server has none, so only the kind is shown there)."""
+    if consumer.get("kind") != "push":
+        return None
+    if push_records is None:
+        return "    push consumer (delivery details need the embedded server)"
+    record = push_records.get(consumer["id"])
+    if record is None:
+        return "    push consumer: no delivery attempted yet"
+    line = (
+        f"    push to {record['base_url']}: {record['delivered']} delivered, {record['failed']} failed"
+        f" ({record['failures_in_a_row']} in a row)"
+    )
+    return line + f"; last: {record['last_outcome']} for key {record['last_key']!r}"
+
+
+def render_stream(
+    client: Any, stream_name: str, push_records: dict[str, Any] | None = None
+) -> list[str]:
     """Lines describing one stream; never raises (a report must not fail the report)."""
     stream, error = client.get_stream(stream_name)
     if error:
@@ -67,6 +86,9 @@ def render_stream(client: Any, stream_name: str) -> list[str]:
             f"ack_wait_ms={consumer['ack_wait_ms']} max_ack_pending={consumer['max_ack_pending']}"
             f"{_unacked_summary(client, stream_name, consumer['id'])}"
         )
+        push = _push_line(consumer, push_records)
+        if push is not None:
+            lines.append(push)
     if consumers and messages:
         lines.append("  per message and consumer: state (deliver_count)")
         header = ["key"] + [c["name"] for c in consumers]
@@ -82,12 +104,13 @@ def render_stream(client: Any, stream_name: str) -> list[str]:
     return lines
 
 
-def render(client: Any, stream_names: Iterable[str]) -> str:
+def render(client: Any, stream_names: Iterable[str], push_records: dict[str, Any] | None = None) -> str:
+    """The report for these streams; ``push_records`` from the embedded server's control route."""
     names = list(stream_names)
     lines: list[str] = []
     for name in names[:MAX_STREAMS]:
         try:
-            lines += render_stream(client, name)
+            lines += render_stream(client, name, push_records)
         except Exception as exc:  # the report is best effort by nature
             lines.append(f"stream {name}: could not be read ({type(exc).__name__}: {exc})")
     if len(names) > MAX_STREAMS:

@@ -5,6 +5,7 @@ the server's clock, read the request log and inject faults. A real Sequin answer
 which is how clients detect that these controls are unavailable.
 
 * ``GET /clock``, ``POST /clock/advance {"seconds"}``, ``GET /health``
+* ``GET /push`` -> ``{"data": {consumer_id: delivery record}}`` (how push deliveries went)
 * ``GET /requests?since=N&limit=M`` -> ``{"data": [entry...], "last_seq"}``; ``DELETE /requests``
 * ``GET /faults``; ``POST /faults {"action": "fail"|"delay", "path", "method"?, "status"?,
   "body"?, "seconds"?, "times"?}`` -> the fault; ``DELETE /faults``; ``DELETE /faults/{id}``
@@ -119,6 +120,7 @@ def make_control_routes(
     requests: RequestLog | None = None,
     faults: FaultTable | None = None,
     on_clock_advance: Callable[[], None] | None = None,
+    push_records: Callable[[], dict[str, Any]] | None = None,
 ):  # type: ignore[no-untyped-def]
     """The ``extra_routes`` hook of :func:`.app.handle`; request log and faults are optional."""
 
@@ -141,6 +143,8 @@ def make_control_routes(
             if on_clock_advance is not None:
                 on_clock_advance()
             return _json(200, clock_state(engine))
+        if path == ["push"] and method == "GET":
+            return _json(200, {"data": push_records() if push_records is not None else {}})
         if path == ["health"] and method == "GET":
             return _json(200, {"ok": True, "server": "pytest-sequin embedded"})
         if requests is not None and faults is not None:

@@ -39,6 +39,7 @@ import select
 import socket
 import threading
 import time
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -74,6 +75,19 @@ def header_values(headers: dict[str, Any] | None) -> dict[str, str]:
     }
 
 
+@dataclass
+class DeliveryRecord:
+    """How one push consumer's deliveries went: what a failing webhook test needs to see
+    (the failure report shows it), since nothing in the API tells why a message stays put."""
+
+    base_url: str | None = None
+    delivered: int = 0
+    failed: int = 0
+    failures_in_a_row: int = 0
+    last_key: str | None = None
+    last_outcome: str | None = None  # "HTTP 200", "HTTP 503", "ConnectionRefusedError: ...", ...
+
+
 class PushDeliverer:
     """Delivers the messages of every push consumer of one engine; started and stopped by
     :class:`~.server.EmbeddedSequinServer`."""
@@ -94,6 +108,7 @@ class PushDeliverer:
         self.idle_poll = idle_poll
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
+        self._records: dict[str, DeliveryRecord] = {}
         self._stopping = threading.Event()
         self._stopping.set()  # not running yet
 
@@ -152,10 +167,28 @@ class PushDeliverer:
         with self._lock:
             return [w.thread for w in self._workers.values() if w.thread.is_alive()]
 
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Per push consumer id that has had a delivery attempt: its :class:`DeliveryRecord`.
+        Records of deleted consumers are dropped when their thread ends."""
+        with self._lock:
+            return {consumer_id: asdict(record) for consumer_id, record in self._records.items()}
+
+    def _record(self, consumer_id: str, base_url: str | None, key: str, outcome: str, ok: bool) -> None:
+        with self._lock:
+            record = self._records.setdefault(consumer_id, DeliveryRecord())
+            record.base_url, record.last_key, record.last_outcome = base_url, key, outcome
+            if ok:
+                record.delivered += 1
+                record.failures_in_a_row = 0
+            else:
+                record.failed += 1
+                record.failures_in_a_row += 1
+
     def _retire(self, worker: _Worker) -> None:
         with self._lock:
             if self._workers.get(worker.consumer_id) is worker:
                 del self._workers[worker.consumer_id]
+                self._records.pop(worker.consumer_id, None)  # no memory kept per deleted consumer
 
 
 class _Worker:
@@ -219,7 +252,9 @@ class _Worker:
             if self.stopping.is_set() or engine.consumers.get(self.consumer_id) is not consumer:
                 self._settle(engine.nack, [a for a, _ in items[index:]])
                 return 0.0  # the next step exits
-            ok = self._post(endpoint, message)
+            ok, outcome = self._post(endpoint, message)
+            base_url = endpoint["base_url"] if endpoint is not None else None
+            self.owner._record(self.consumer_id, base_url, message.key, outcome, ok)
             failed = failed or not ok
             self._settle(engine.ack if ok else engine.nack, [ack_id])
         return "failed" if failed else "delivered"
@@ -247,16 +282,16 @@ class _Worker:
             return self.owner.idle_poll
         return min(max((soonest - now) / 1_000_000, 0.001), self.owner.idle_poll)
 
-    def _post(self, endpoint: dict[str, Any] | None, message: Message) -> bool:
-        """POST one message; True on a 2xx answer, False on anything else."""
+    def _post(self, endpoint: dict[str, Any] | None, message: Message) -> tuple[bool, str]:
+        """POST one message: (True on a 2xx answer, else False; what happened, in words)."""
         if endpoint is None:
-            return False
+            return False, "the consumer has no HTTP endpoint"
         try:
             parts = urlsplit(endpoint["base_url"])
             scheme = parts.scheme.lower()
             if scheme not in ("http", "https") or not parts.hostname:
                 log.debug("push endpoint %s: unsupported URL", endpoint["base_url"])
-                return False
+                return False, "unsupported URL (http and https with a host only)"
             factory = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
             conn = factory(parts.hostname, parts.port, timeout=self.owner.timeout)
             conn._create_connection = self._connect  # type: ignore[attr-defined]
@@ -273,9 +308,9 @@ class _Worker:
                 conn.close()
         except (OSError, ValueError, http.client.HTTPException) as error:
             log.debug("push of %s to %s failed: %r", message.key, endpoint["base_url"], error)
-            return False
+            return False, f"{type(error).__name__}: {error}"
         log.debug("push of %s to %s: %s", message.key, endpoint["base_url"], status)
-        return 200 <= status < 300
+        return 200 <= status < 300, f"HTTP {status}"
 
     def _connect(
         self, address: tuple[str, int], timeout: Any = POST_TIMEOUT, source_address: Any = None

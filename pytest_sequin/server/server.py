@@ -53,7 +53,11 @@ class EmbeddedSequinServer:
         self._push_delivery = push_delivery
         self._halt = threading.Event()  # ends injected delays when the server stops
         self._extra_routes = make_control_routes(
-            self.engine, requests=self.requests, faults=self.faults, on_clock_advance=self.push.wake_all
+            self.engine,
+            requests=self.requests,
+            faults=self.faults,
+            on_clock_advance=self.push.wake_all,
+            push_records=self.push.records,
         )
 
     def handle(self, request: Request) -> Response:

@@ -300,6 +300,38 @@ def test_failure_report_shows_stream_and_consumer_state(pytester):
     )
 
 
+def test_failure_report_shows_where_a_push_consumer_delivers_and_how_it_went(pytester):
+    pytester.makepyfile(
+        """
+        import socket, time
+
+        def test_webhook(sequin_stream, sequin_consumer_factory):
+            with socket.socket() as sock:  # a port with nothing listening: connection refused
+                sock.bind(("127.0.0.1", 0))
+                url = f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+            hook = sequin_consumer_factory(sequin_stream, kind="push", http_endpoint={"base_url": url})
+            sequin_stream.send("orders.1", "x")
+            deadline = time.monotonic() + 10
+            while hook.info()["kind"] == "push" and time.monotonic() < deadline:
+                info = sequin_stream.consumer_info("orders.1")["consumer_info"][0]
+                if (info["deliver_count"] or 0) >= 2:
+                    break
+                time.sleep(0.01)
+            assert False, "the webhook never got it"
+        """
+    )
+    result = pytester.runpytest_subprocess("-q")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- sequin state -*",
+            "  consumer c* filter '>' *",
+            "    push to http://127.0.0.1:*/hook: 0 delivered, * failed (* in a row); "
+            "last: ConnectionRefusedError* for key 'orders.1'",
+        ]
+    )
+
+
 def test_sequin_clock_makes_redelivery_instant(pytester):
     pytester.makepyfile(
         """

@@ -176,6 +176,41 @@ def test_a_500_nacks_and_the_message_is_pushed_again_until_a_2xx(rest, receiver)
     assert info(rest, "a")["deliver_count"] == 3
 
 
+def test_delivery_records_say_how_each_push_consumer_fared(rest, server, receiver):
+    receiver.statuses = [503]
+    publish(rest, ("a", "1"))
+    consumer = push_consumer(rest, receiver.url)
+    poll(lambda: info(rest, "a")["state"] == "acked", what="ack after one failure")
+    expected = {
+        consumer["id"]: {
+            "base_url": receiver.url,
+            "delivered": 1,
+            "failed": 1,
+            "failures_in_a_row": 0,
+            "last_key": "a",
+            "last_outcome": "HTTP 200",
+        }
+    }
+    assert server.push.records() == expected
+    assert rest("GET", "/_pytest_sequin/push") == {"data": expected}  # the failure report's source
+    rest("DELETE", f"/api/streams/s/consumers/{consumer['id']}")
+    poll(lambda: server.push.records() == {}, what="the record of a deleted consumer to go")
+
+
+def test_a_refused_connection_is_recorded_with_its_reason(rest, server):
+    closed = Receiver(bind=False)
+    try:
+        publish(rest, ("a", "1"))
+        consumer = push_consumer(rest, closed.url)
+        poll(lambda: server.push.records().get(consumer["id"], {}).get("failures_in_a_row", 0) >= 2,
+             what="two failed attempts")
+        record = server.push.records()[consumer["id"]]
+        assert (record["delivered"], record["last_key"]) == (0, "a")
+        assert record["last_outcome"].startswith("ConnectionRefusedError")
+    finally:
+        closed.close()
+
+
 def test_a_transport_error_nacks_and_delivery_resumes_when_the_endpoint_listens(rest, server):
     closed = Receiver(bind=False)  # port bound, not listening: connection refused
     try:
