@@ -30,6 +30,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .. import __version__ as _VERSION
+from ..masking import mask_url
 from .errors import SequinError
 from .transport import DEFAULT_POOL_SIZE, DEFAULT_TIMEOUT, Transport, TransportError
 from .urls import query as _query
@@ -127,7 +128,7 @@ class SequinClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SequinClient({self.base_url!r}, timeout={self.timeout:g})"
+        return f"SequinClient({mask_url(self.base_url)!r}, timeout={self.timeout:g})"
 
     def _exchange(
         self,
@@ -165,7 +166,7 @@ class SequinClient:
         try:
             raw = self._transport.request(method, path, body_bytes, replayable=replayable)
         except TransportError as exc:
-            summary = _UNREACHABLE.format(base_url=self.base_url) if exc.refused else str(exc)
+            summary = _UNREACHABLE.format(base_url=mask_url(self.base_url)) if exc.refused else str(exc)
             return Reply(None, {"status": 500, "summary": summary}, None, method, path)
 
         if raw.status >= 400:

@@ -89,6 +89,8 @@ import weakref
 from typing import Deque, Mapping, NamedTuple, Optional, Tuple, Union
 from urllib.parse import quote, unquote, urlsplit
 
+from ..masking import mask_url
+
 __all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host"]
 
 #: RFC 9110 token characters for a header name; values may not break the header block.
@@ -343,14 +345,15 @@ class Transport:
         # A bad base URL fails each request (as an SDK-style error), not the constructor: sequin-py
         # clients are built at import time, and the SDK never raised there either.
         self._config_error: Optional[str] = None
+        shown = mask_url(base_url)  # messages reach test reports: never print credentials
         try:
             parts = urlsplit(base_url)
             port = parts.port
         except ValueError as exc:
             parts, port = urlsplit("http://invalid"), None
-            self._config_error = f"Invalid base URL {base_url!r}: {exc}"
+            self._config_error = f"Invalid base URL {shown!r}: {exc}"
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            self._config_error = f"Invalid base URL {base_url!r}: expected http(s)://host[:port]"
+            self._config_error = f"Invalid base URL {shown!r}: expected http(s)://host[:port]"
         self.scheme = parts.scheme
         self.host = parts.hostname or ""
         self.port = port or (443 if parts.scheme == "https" else 80)
@@ -360,7 +363,7 @@ class Transport:
         try:
             host_header = self.host.encode("idna").decode("ascii") if self.host else ""
         except UnicodeError:
-            host_header, self._config_error = "invalid", f"Invalid base URL {base_url!r}: bad host name"
+            host_header, self._config_error = "invalid", f"Invalid base URL {shown!r}: bad host name"
         if ":" in host_header:
             host_header = f"[{host_header}]"
         default_port = 443 if self.scheme == "https" else 80
@@ -376,7 +379,7 @@ class Transport:
         if self._proxy is not None and self._proxy[2] and self.scheme == "http":
             self._header_lines.append(f"Proxy-Authorization: {self._proxy[2]}")
         if self._config_error is None and _BAD_TARGET.search(host_header + self.prefix):
-            self._config_error = f"Invalid base URL {base_url!r}: unencoded space or control character"
+            self._config_error = f"Invalid base URL {shown!r}: unencoded space or control character"
         self._pool: Deque[_Connection] = collections.deque()
         _ALL_TRANSPORTS.add(self)
 
@@ -392,7 +395,8 @@ class Transport:
             proxy_url = "http://" + proxy_url
         parts = urlsplit(proxy_url)
         if parts.scheme != "http" or not parts.hostname:
-            self._proxy_error = f"Unsupported proxy {proxy_url!r} (only http:// proxies are supported)"
+            shown = mask_url(proxy_url)
+            self._proxy_error = f"Unsupported proxy {shown!r} (only http:// proxies are supported)"
             return
         auth = None
         if parts.username is not None:
@@ -518,7 +522,8 @@ class Transport:
             return RawResponse(status, reason, data, content_type)
 
     def _wrap(self, exc: BaseException, method: str, path: str) -> TransportError:
-        where = f"{method} {self.base_url.rstrip('/')}{path}"
+        # Masked: the message reaches test reports and the cleanup summary (credentials in the URL).
+        where = f"{method} {mask_url(self.base_url.rstrip('/'))}{path}"
         if isinstance(exc, (socket.timeout, TimeoutError)):
             return TransportError(
                 f"Timed out after {self.timeout:g} s waiting for Sequin: {where}", timed_out=True
@@ -528,4 +533,4 @@ class Transport:
         return TransportError(f"{detail} ({where})", refused=refused)
 
     def __repr__(self) -> str:
-        return f"Transport({self.base_url!r}, timeout={self.timeout:g}, proxy={self.proxy!r})"
+        return f"Transport({mask_url(self.base_url)!r}, timeout={self.timeout:g}, proxy={self.proxy!r})"

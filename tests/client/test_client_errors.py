@@ -105,3 +105,32 @@ def test_bad_base_url_fails_each_call_not_the_constructor(bad):
     res, error = client.list_streams()
     assert res is None
     assert error["status"] == 500 and error["summary"].startswith(f"Invalid base URL {bad!r}")
+
+
+# -- credentials in the base URL never reach an error message -----------------------------------
+
+
+def _with_credentials(url: str) -> str:
+    return url.replace("http://", "http://alice:s3cret@")
+
+
+def test_refused_message_masks_credentials(refused_url, no_proxy_env):
+    _, error = SequinClient(_with_credentials(refused_url)).list_streams()
+    assert error == {
+        "status": 500,
+        "summary": FRIENDLY.format(url=refused_url.replace("http://", "http://alice:***@")),
+    }
+
+
+def test_timeout_message_masks_credentials(silent_server):
+    client = SequinClient(_with_credentials(silent_server.url), timeout=0.3)
+    _, error = client.list_streams()
+    assert "Timed out after 0.3 s" in error["summary"]
+    assert "s3cret" not in error["summary"]
+    assert "http://alice:***@127.0.0.1" in error["summary"]
+    assert "s3cret" not in repr(client) and "s3cret" not in repr(client.transport)
+
+
+def test_invalid_base_url_message_masks_credentials():
+    _, error = SequinClient("ftp://alice:s3cret@host").list_streams()
+    assert error["summary"] == "Invalid base URL 'ftp://alice:***@host': expected http(s)://host[:port]"
