@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import struct
 import threading
 import uuid
@@ -37,6 +38,7 @@ class FakeEngine:
         self.removed_networks: list[str] = []
         self.execs: dict[str, list[str]] = {}
         self.calls: list[tuple[str, str]] = []
+        self.create_bodies: list[dict[str, Any]] = []  # every container create, even removed ones
         self.logs: dict[str, tuple[bytes, bytes]] = {}
         self.exec_exit_code = 0
         self.fail_create_for: Optional[str] = None  # image whose create answers 500
@@ -112,6 +114,7 @@ class FakeEngine:
         if method == "POST" and path == "/containers/create":
             if self.fail_create_for and self.fail_create_for in body["Image"]:
                 return 500, {"message": f"pull access denied for {body['Image']}"}
+            self.create_bodies.append(body)
             cid = uuid.uuid4().hex + uuid.uuid4().hex
             self.containers[cid] = {
                 "create": body,
@@ -196,3 +199,43 @@ class FakeEngine:
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
+
+
+class FakeRyuk:
+    """Speaks Ryuk's protocol: reads ``label=...`` lines, answers ``ACK``; records the labels."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.labels: list[str] = []
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        buffer = b""
+        while True:
+            try:
+                chunk = conn.recv(1024)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                self.labels.append(line.strip().decode())
+                conn.sendall(b"ACK\n")
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.connections:
+            conn.close()

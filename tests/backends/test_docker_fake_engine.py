@@ -8,8 +8,6 @@ network and aliases, labels, the reaper), and what it leaves behind on success a
 from __future__ import annotations
 
 import atexit
-import socket
-import threading
 
 import pytest
 
@@ -17,50 +15,10 @@ from pytest_sequin.backends.base import SequinUnavailable
 from pytest_sequin.backends.docker import docker_engine_status, start_docker, stop_docker
 from pytest_sequin.config import resolve_config
 
-from ._fake_engine import FakeEngine
+from ._fake_engine import FakeEngine, FakeRyuk
 from ._http import ScriptedServer
 
 pytest.importorskip("testcontainers", reason="the docker extra is not installed")
-
-
-class FakeRyuk:
-    """Speaks Ryuk's protocol: reads ``label=...`` lines, answers ``ACK``; records the labels."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.labels: list[str] = []
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
-
-    def _talk(self, conn: socket.socket) -> None:
-        buffer = b""
-        while True:
-            try:
-                chunk = conn.recv(1024)
-            except OSError:
-                return
-            if not chunk:
-                return
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                self.labels.append(line.strip().decode())
-                conn.sendall(b"ACK\n")
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.connections:
-            conn.close()
 
 
 @pytest.fixture
