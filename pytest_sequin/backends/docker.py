@@ -518,8 +518,6 @@ def start_docker(
             "existing server with --sequin-url URL"
         )
     plan = plan or build_docker_plan(config.image, config.postgres_image, timeout=config.timeout)
-    if share_reaper:
-        _let_reaper_outlive_this_process()
 
     network: Optional[Network] = None
     pg: Optional[DockerContainer] = None
@@ -563,6 +561,9 @@ def start_docker(
         if message is not None:
             raise SequinUnavailable(message) from exc
         raise
+    if share_reaper:
+        # Only now: testcontainers registers its exit hook when the first start creates the reaper.
+        _let_reaper_outlive_this_process()
     return {
         "url": url,
         "image": plan.sequin.image,
@@ -573,6 +574,18 @@ def start_docker(
     }
 
 
+def _engine_client(timeout: float) -> Any:
+    """A docker-py client for the engine testcontainers uses (DOCKER_HOST, but also tc.host in
+    ~/.testcontainers.properties and the docker context), so stop reaches what start created."""
+    try:
+        from testcontainers.core.docker_client import DockerClient
+    except ImportError:
+        import docker
+
+        return docker.from_env(timeout=timeout)
+    return DockerClient(timeout=timeout).client
+
+
 def stop_docker(payload: Mapping[str, Any], *, client: Any = None) -> None:
     """Remove the containers and network of ``payload``; works from any process.
 
@@ -580,9 +593,7 @@ def stop_docker(payload: Mapping[str, Any], *, client: Any = None) -> None:
     collected and raised together after everything was attempted.
     """
     if client is None:
-        import docker
-
-        client = docker.from_env(timeout=30)
+        client = _engine_client(timeout=30)
     import docker.errors
 
     problems: list[str] = []

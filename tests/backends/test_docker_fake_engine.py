@@ -158,3 +158,40 @@ def test_postgres_never_ready_is_bounded_and_cleaned_up(engine):
     assert "pg_isready" in message or "TimeoutError" in message
     ryuk_id, _ = engine.container_by_image("ryuk")
     assert list(engine.containers) == [ryuk_id] and engine.networks == {}
+
+
+def test_a_shared_start_lets_the_reaper_outlive_this_process(engine, monkeypatch):
+    """testcontainers registers Reaper.delete_instance at exit when it creates the reaper; with
+    share_reaper the starter must drop that registration, so it has to happen afterwards."""
+    from testcontainers.core.container import Reaper
+
+    from pytest_sequin.backends import docker as docker_backend
+
+    seen = []
+
+    class Recorder:
+        def unregister(self, func):
+            seen.append((func, Reaper._instance is not None))
+            atexit.unregister(func)
+
+        def register(self, func):
+            seen.append(("register", func.__name__))
+
+    monkeypatch.setattr(docker_backend, "atexit", Recorder())
+    payload = start_docker(_config(), share_reaper=True)
+    assert (Reaper.delete_instance, True) in seen  # unregistered once the reaper existed
+    assert ("register", "close_socket") in seen
+    stop_docker(payload)
+
+
+def test_stop_finds_the_engine_the_way_testcontainers_does(engine, monkeypatch):
+    """An engine known only from ~/.testcontainers.properties (tc.host), not from DOCKER_HOST."""
+    from testcontainers.core.config import testcontainers_config as tc_config
+
+    payload = start_docker(_config())
+    host = engine.docker_host
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setattr(tc_config, "tc_properties_get_tc_host", lambda: host)
+    stop_docker(payload)
+    assert set(payload["container_ids"]) <= set(engine.removed_containers)
+    assert engine.removed_networks == [payload["network_id"]]
