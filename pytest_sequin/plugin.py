@@ -182,6 +182,20 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return  # started at session start
     if any(_uses_sequin(item) for item in session.items):
         _start(state)
+        _announce_late_start(session.config, state)
+
+
+def _announce_late_start(config: pytest.Config, state: SequinState) -> None:
+    """The header was printed before collection, when a URL check or a Docker start had not
+    happened yet (a Docker URL is not even known then): name the server now, in the header's
+    format, wherever the header itself is shown."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or state.server is None or getattr(config.option, "no_header", False):
+        return
+    if getattr(reporter, "verbosity", 0) < 0:  # -q hides the header, and so this line
+        return
+    for line in state.server.header_lines():
+        reporter.write_line(line)
 
 
 def _backend_choice(config: pytest.Config, state: SequinState) -> BackendChoice:

@@ -90,9 +90,11 @@ def select_backend(
     try:
         import_testcontainers()
     except DockerUnavailable as exc:
+        # Missing (an ImportError as cause) or too old (the first line of the message says which).
+        why = exc.__cause__ or str(exc).splitlines()[0].removeprefix("pytest-sequin: ")
         return BackendChoice(
             BACKEND_EMBEDDED,
-            note=f"{source}: Docker support is not installed ({exc.__cause__}); using the embedded server "
+            note=f"{source}: Docker support is not usable ({why}); using the embedded server "
             f"({INSTALL_HINT} to enable it)",
         )
     status = engine_probe()

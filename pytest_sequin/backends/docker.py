@@ -29,6 +29,7 @@ import atexit
 import base64
 import contextlib
 import os
+import re
 import secrets
 import socket
 import threading
@@ -57,6 +58,7 @@ __all__ = [
     "create_network",
     "docker_description",
     "docker_engine_status",
+    "check_testcontainers_version",
     "import_testcontainers",
     "join_reaper",
     "start_docker",
@@ -74,7 +76,12 @@ PG_POOL_SIZE = 20
 LOG_TAIL_LINES = 40
 #: pytest-sequin is installed from a checkout for now (not on PyPI), so the hint names the
 #: package the extra pulls in, which installs from PyPI anywhere.
-INSTALL_HINT = "pip install 'testcontainers>=4.0' (pytest-sequin's 'docker' extra)"
+INSTALL_HINT = "pip install 'testcontainers>=4.8' (pytest-sequin's 'docker' extra)"
+#: The oldest testcontainers with every API used here: ``Network.create()`` and session labels
+#: on networks (so the reaper removes them) came in 4.7.1; in 4.8.0 a container joins its network
+#: (with its aliases) at create time, before it starts, so Sequin resolves ``sequin_postgres``
+#: from its first boot.  ``ExecWaitStrategy`` (4.14) is optional: see :func:`_wait_strategy_classes`.
+MIN_TESTCONTAINERS = (4, 8)
 
 
 # --------------------------------------------------------------------------- plain-data specs
@@ -183,8 +190,23 @@ def build_docker_plan(
 # --------------------------------------------------------------------------- lazy imports
 
 
+def check_testcontainers_version(version: str) -> None:
+    """Raise :class:`DockerUnavailable` if ``version`` is older than :data:`MIN_TESTCONTAINERS`."""
+    numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+    if numbers < MIN_TESTCONTAINERS:
+        floor = ".".join(map(str, MIN_TESTCONTAINERS))
+        raise DockerUnavailable(
+            f"pytest-sequin: testcontainers {version} is installed, but a Sequin in Docker needs "
+            f"testcontainers>={floor} (Network.create, networks joined at container creation).\n"
+            f"  how to fix:\n    - {INSTALL_HINT}\n"
+            "    - or use the embedded server (the default; drop --sequin-docker), or "
+            "--sequin-docker=auto to fall back to it"
+        )
+
+
 def import_testcontainers() -> Any:
-    """Import testcontainers (and docker) or raise :class:`DockerUnavailable` with the install hint."""
+    """Import testcontainers (and docker) or raise :class:`DockerUnavailable` with the install hint
+    (also when the installed testcontainers is older than :data:`MIN_TESTCONTAINERS`)."""
     try:
         import docker  # noqa: F401
         import testcontainers.core.container
@@ -196,6 +218,15 @@ def import_testcontainers() -> Any:
             "    - or use the embedded server (the default; drop --sequin-docker), or "
             "--sequin-docker=auto to fall back to it"
         ) from exc
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python < 3.8 is not supported anyway
+        return testcontainers
+    try:
+        installed = version("testcontainers")
+    except PackageNotFoundError:  # a vendored copy without metadata: trust it
+        return testcontainers
+    check_testcontainers_version(installed)
     return testcontainers
 
 
@@ -487,8 +518,6 @@ def start_docker(
             "existing server with --sequin-url URL"
         )
     plan = plan or build_docker_plan(config.image, config.postgres_image, timeout=config.timeout)
-    if share_reaper:
-        _let_reaper_outlive_this_process()
 
     network: Optional[Network] = None
     pg: Optional[DockerContainer] = None
@@ -532,6 +561,9 @@ def start_docker(
         if message is not None:
             raise SequinUnavailable(message) from exc
         raise
+    if share_reaper:
+        # Only now: testcontainers registers its exit hook when the first start creates the reaper.
+        _let_reaper_outlive_this_process()
     return {
         "url": url,
         "image": plan.sequin.image,
@@ -542,6 +574,18 @@ def start_docker(
     }
 
 
+def _engine_client(timeout: float) -> Any:
+    """A docker-py client for the engine testcontainers uses (DOCKER_HOST, but also tc.host in
+    ~/.testcontainers.properties and the docker context), so stop reaches what start created."""
+    try:
+        from testcontainers.core.docker_client import DockerClient
+    except ImportError:
+        import docker
+
+        return docker.from_env(timeout=timeout)
+    return DockerClient(timeout=timeout).client
+
+
 def stop_docker(payload: Mapping[str, Any], *, client: Any = None) -> None:
     """Remove the containers and network of ``payload``; works from any process.
 
@@ -549,9 +593,7 @@ def stop_docker(payload: Mapping[str, Any], *, client: Any = None) -> None:
     collected and raised together after everything was attempted.
     """
     if client is None:
-        import docker
-
-        client = docker.from_env(timeout=30)
+        client = _engine_client(timeout=30)
     import docker.errors
 
     problems: list[str] = []

@@ -167,7 +167,8 @@ class SequinClient:
         try:
             raw = self._transport.request(method, path, body_bytes, replayable=replayable)
         except TransportError as exc:
-            summary = _UNREACHABLE.format(base_url=self.base_url) if exc.refused else str(exc)
+            # The URL as sequin-py prints it, but with a password masked: the text reaches test reports.
+            summary = _UNREACHABLE.format(base_url=self._transport.display_url) if exc.refused else str(exc)
             return Reply(None, {"status": 500, "summary": summary}, None, method, path)
 
         if raw.status >= 400:

@@ -74,8 +74,8 @@ Other choices
 * Redirects are not followed (the Sequin server never sends one).
 * Credentials in the base URL (``http://user:pass@host``) are sent as Basic ``Authorization``,
   as requests does; an explicit ``Authorization`` in ``headers=`` wins. The password is masked
-  (``***``) in this module's error messages and reprs; the SDK-compatible "We can't reach
-  Sequin on <base_url>" text stays sequin-py's, verbatim.
+  (``***``) in this module's error messages and reprs, and in the SDK-compatible "We can't
+  reach Sequin on <base_url>" text (sequin-py's words; its URL would show the password).
 * https: ``$REQUESTS_CA_BUNDLE``/``$CURL_CA_BUNDLE`` are honoured like requests does; otherwise
   the system trust store (``$SSL_CERT_FILE``). One TLS context per transport.
 """
@@ -97,7 +97,9 @@ import weakref
 from typing import Deque, Mapping, NamedTuple, Optional, Tuple, Union
 from urllib.parse import SplitResult, quote, unquote, urlsplit
 
-__all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host", "mask_password"]
+from ..masking import mask_url
+
+__all__ = ["RawResponse", "Transport", "TransportError", "is_loopback_host"]
 
 #: RFC 9110 token characters for a header name; values may not break the header block.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -119,13 +121,6 @@ _STALE_ERRORS = (
 
 
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
-#: The password of ``scheme://user:password@host``, for messages and reprs.
-_URL_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
-
-
-def mask_password(url: str) -> str:
-    """``http://user:***@host``: URLs in error messages end up in CI logs."""
-    return _URL_PASSWORD.sub(r"\1***@", url)
 
 
 def _basic_auth(parts: SplitResult) -> Optional[str]:
@@ -395,7 +390,7 @@ class Transport:
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
         self.base_url = base_url
-        self.display_url = mask_password(base_url)
+        self.display_url = mask_url(base_url)  # URLs in error messages end up in CI logs
         self.timeout = float(timeout)
         self.pool_size = pool_size
         # A bad base URL fails each request (as an SDK-style error), not the constructor: sequin-py

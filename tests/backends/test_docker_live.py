@@ -14,7 +14,7 @@ def _skip_reason():
     try:
         import testcontainers  # noqa: F401
     except ImportError as exc:
-        return f"the docker extra is not installed ({exc}); pip install 'testcontainers>=4.0'"
+        return f"the docker extra is not installed ({exc}); pip install 'testcontainers>=4.8'"
     status = docker_engine_status(timeout=3)
     if not status.reachable:
         return f"no Docker engine answered: {status.detail}"

@@ -160,10 +160,10 @@ def _block_docker_imports(monkeypatch):
 
 def test_missing_extra_message(monkeypatch):
     _block_docker_imports(monkeypatch)
-    with pytest.raises(DockerUnavailable, match=r"pip install 'testcontainers>=4.0'"):
+    with pytest.raises(DockerUnavailable, match=r"pip install 'testcontainers>=4.8'"):
         import_testcontainers()
     config = resolve_config({"docker": "on"}, {}, {})
-    with pytest.raises(DockerUnavailable, match=r"testcontainers>=4.0"):
+    with pytest.raises(DockerUnavailable, match=r"testcontainers>=4.8"):
         start_docker(config, engine_probe=lambda: pytest.fail("must not probe without the extra"))
 
 
@@ -182,7 +182,7 @@ def test_core_modules_import_without_docker_extra_and_without_pytest():
         assert pytest_sequin.backends.select_backend(cfg).backend == "embedded"
         auto = pytest_sequin.config.resolve_config({"docker": "auto"}, {}, {})
         choice = pytest_sequin.backends.select_backend(auto)
-        assert choice.backend == "embedded" and "testcontainers>=4.0" in choice.note, choice
+        assert choice.backend == "embedded" and "testcontainers>=4.8" in choice.note, choice
         print("ok")
         """
     )
@@ -195,3 +195,24 @@ def test_core_modules_import_without_docker_extra_and_without_pytest():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("version", ["4.0.0", "4.4.1", "4.7.2", "3.7.1"])
+def test_a_testcontainers_without_the_apis_used_is_refused_with_the_hint(version):
+    # Network.create() and labelled networks came in 4.7.1; a network given at create time (so
+    # Sequin resolves sequin_postgres from its first boot) in 4.8.0.
+    expected = rf"testcontainers {version} is installed.*testcontainers>=4\.8"
+    with pytest.raises(DockerUnavailable, match=expected):
+        docker_backend.check_testcontainers_version(version)
+
+
+@pytest.mark.parametrize("version", ["4.8.0", "4.15.0", "5.0.0rc1", "4.10.0.post1"])
+def test_a_recent_testcontainers_is_accepted(version):
+    docker_backend.check_testcontainers_version(version)
+
+
+def test_the_installed_testcontainers_meets_the_floor():
+    from importlib.metadata import version
+
+    docker_backend.check_testcontainers_version(version("testcontainers"))
+    import_testcontainers()

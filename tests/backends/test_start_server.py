@@ -162,7 +162,23 @@ def test_auto_without_the_extra_falls_back_with_the_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "testcontainers", None)
     choice = select_backend(config(docker="auto"), engine_probe=fail_probe)
     assert choice.backend == "embedded"
-    assert "pip install 'testcontainers>=4.0' (pytest-sequin's 'docker' extra)" in choice.note
+    assert "pip install 'testcontainers>=4.8' (pytest-sequin's 'docker' extra)" in choice.note
+
+
+def test_auto_with_a_too_old_testcontainers_falls_back_and_says_why(monkeypatch):
+    pytest.importorskip("testcontainers", reason="the docker extra is not installed")
+    import importlib.metadata
+
+    real = importlib.metadata.version
+    monkeypatch.setattr(
+        importlib.metadata, "version", lambda name: "4.4.1" if name == "testcontainers" else real(name)
+    )
+    choice = select_backend(config(docker="auto"), engine_probe=fail_probe)
+    assert choice.backend == "embedded"
+    assert "testcontainers 4.4.1 is installed, but a Sequin in Docker needs testcontainers>=4.8" in (
+        choice.note
+    )
+    assert "using the embedded server" in choice.note
 
 
 def test_join_reaper_speaks_the_ryuk_protocol():

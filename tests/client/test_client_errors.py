@@ -124,3 +124,32 @@ def test_sdk_methods_unwrap_data_exactly_like_sdk(fake_server, no_proxy_env, cal
     server = fake_server(lambda request: json_reply(200, {"data": {"wrapped": True}, "meta": 1}))
     ours, theirs = call(SequinClient(server.url)), call(SdkClient(server.url))
     assert ours == theirs == ({"wrapped": True}, None)
+
+
+# -- credentials in the base URL never reach an error message -----------------------------------
+
+
+def _with_credentials(url: str) -> str:
+    return url.replace("http://", "http://alice:s3cret@")
+
+
+def test_refused_message_masks_credentials(refused_url, no_proxy_env):
+    _, error = SequinClient(_with_credentials(refused_url)).list_streams()
+    assert error == {
+        "status": 500,
+        "summary": FRIENDLY.format(url=refused_url.replace("http://", "http://alice:***@")),
+    }
+
+
+def test_timeout_message_masks_credentials(silent_server):
+    client = SequinClient(_with_credentials(silent_server.url), timeout=0.3)
+    _, error = client.list_streams()
+    assert "Timed out after 0.3 s" in error["summary"]
+    assert "s3cret" not in error["summary"]
+    assert "http://alice:***@127.0.0.1" in error["summary"]
+    assert "s3cret" not in repr(client) and "s3cret" not in repr(client.transport)
+
+
+def test_invalid_base_url_message_masks_credentials():
+    _, error = SequinClient("ftp://alice:s3cret@host").list_streams()
+    assert error["summary"] == "Invalid base URL 'ftp://alice:***@host': expected http(s)://host[:port]"

@@ -175,6 +175,7 @@ def test_password_is_not_in_transport_error_messages(fake_server, refused_url):
     assert "s3cret" not in error["summary"]
     assert f"GET http://user:***@127.0.0.1:{server.port}/api/streams" in error["summary"]
     assert "s3cret" not in repr(client) and "s3cret" not in repr(client.transport)
-    # The friendly "can't reach" text stays sequin-py's, verbatim (it names the URL as given).
+    # The friendly "can't reach" text keeps sequin-py's words, with the password masked.
     refused = refused_url.replace("http://", "http://user:s3cret@")
-    assert SequinClient(refused).list_streams()[1]["summary"] == FRIENDLY.format(url=refused)
+    masked = refused_url.replace("http://", "http://user:***@")
+    assert SequinClient(refused).list_streams()[1]["summary"] == FRIENDLY.format(url=masked)
