@@ -431,6 +431,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             write(f"... and {len(state.cleanup_failures) - 20} more")
     if state.swept is not None:
         terminalreporter.section("pytest-sequin: orphan sweep")
-        write(f"deleted {len(state.swept)} streams of other runs older than {state.config.sweep_orphans:g} s")
-        for name in state.swept:
+        deleted = state.swept.deleted
+        write(f"deleted {len(deleted)} streams of other runs older than {state.config.sweep_orphans:g} s")
+        for name in deleted:
             write(f"deleted {name}")
+        if state.swept.problem is not None:
+            write(f"sweep incomplete: {state.swept.problem}")

@@ -14,6 +14,7 @@ from pytest_sequin.client.transport import DEFAULT_TIMEOUT as DEFAULT_REQUEST_TI
 from pytest_sequin.config import SequinConfig
 from pytest_sequin.naming import NameFactory
 from pytest_sequin.server.control import INTERNAL_HEADER
+from pytest_sequin.sweep import SweepResult
 
 
 @dataclass
@@ -36,7 +37,7 @@ class SequinState:
     cleanup_clients: dict[str, SequinClient] = field(default_factory=dict)
     report_clients: dict[str, SequinClient] = field(default_factory=dict)
     breaker: Breaker = field(default_factory=Breaker)
-    swept: list[str] | None = None
+    swept: SweepResult | None = None
     #: Filled from test reports, so under xdist the controller sees the workers' too.
     kept: list[str] = field(default_factory=list)
     cleanup_failures: list[str] = field(default_factory=list)

@@ -14,11 +14,20 @@ from __future__ import annotations
 import calendar
 import json
 import time
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
-from urllib.request import ProxyHandler, Request, build_opener
+from typing import Any, Optional
 
+from pytest_sequin.client.transport import TransportError
 from pytest_sequin.naming import is_plugin_stream_name
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What the sweep deleted, and what went wrong if anything did."""
+
+    deleted: list[str]
+    problem: Optional[str] = None
 
 
 def parse_timestamp(text: str) -> float:
@@ -39,28 +48,34 @@ def orphan_names(
     ]
 
 
-def list_streams_with_server_time(url: str, timeout: float = 30.0) -> tuple[list[dict[str, Any]], float]:
-    request = Request(f"{url}/api/streams", headers={"Accept": "application/json"})
-    with build_opener(ProxyHandler({})).open(request, timeout=timeout) as answer:
-        streams = json.loads(answer.read())["data"]
-        date = answer.headers.get("Date")
+def list_streams_with_server_time(client: Any) -> tuple[list[dict[str, Any]], float]:
+    """The server's streams and its clock (``Date``), through the plugin's client: the same
+    credentials, proxy rules and CA bundle as every other request to that server."""
+    raw = client.transport.request("GET", "/api/streams", replayable=True)
+    if raw.status != 200:
+        raise ValueError(f"GET /api/streams answered {raw.status} {raw.reason}")
+    streams = json.loads(raw.body)["data"]
     try:
-        now = parsedate_to_datetime(date).timestamp() if date else time.time()
+        now = parsedate_to_datetime(raw.date).timestamp() if raw.date else time.time()
     except (TypeError, ValueError):
         now = time.time()
     return streams, now
 
 
-def sweep_orphans(state: Any, max_age: float) -> list[str]:
-    """Delete the orphans; returns their names. Never raises: a failed sweep is not a failed run."""
-    try:
-        streams, now = list_streams_with_server_time(state.server.url)
-    except (OSError, ValueError, KeyError):
-        return []
+def sweep_orphans(state: Any, max_age: float) -> SweepResult:
+    """Delete the orphans. Never raises: a failed sweep is not a failed run, but it is said
+    (in the summary), since a sweep that silently does nothing hides the leftovers it is for."""
     client = state.client
-    deleted = []
+    try:
+        streams, now = list_streams_with_server_time(client)
+    except (TransportError, ValueError, KeyError, TypeError) as exc:
+        return SweepResult(deleted=[], problem=f"could not list the streams: {exc}")
+    deleted, failed = [], []
     for name in orphan_names(streams, state.names.prefix, state.names.run_prefix, max_age, now):
         _, error = client.delete_stream(name)
         if error is None or error["status"] == 404:
             deleted.append(name)
-    return deleted
+        else:
+            failed.append(f"{name} ({error['status']} {error['summary']})")
+    problem = f"could not delete {', '.join(failed)}" if failed else None
+    return SweepResult(deleted=deleted, problem=problem)

@@ -159,6 +159,8 @@ class RawResponse(NamedTuple):
     reason: str
     body: bytes
     content_type: str
+    #: The ``Date`` header ("" when absent): the orphan sweep measures ages in server time.
+    date: str = ""
 
 
 def is_loopback_host(host: str) -> bool:
@@ -278,7 +280,7 @@ class _Reader:
         return data
 
 
-def _read_response(reader: _Reader, method: str) -> Tuple[int, str, bytes, str, bool]:
+def _read_response(reader: _Reader, method: str) -> Tuple[int, str, bytes, str, bool, str]:
     """Status, reason, body, Content-Type and whether the server closes the connection."""
     while True:
         line = reader.readline()
@@ -316,8 +318,9 @@ def _read_response(reader: _Reader, method: str) -> Tuple[int, str, bytes, str, 
     else:
         will_close = "keep-alive" not in connection and "keep-alive" not in headers
     content_type = headers.get("content-type", "")
+    date = headers.get("date", "")
     if method == "HEAD" or status in (204, 304) or status < 200:
-        return status, reason.strip(), b"", content_type, will_close
+        return status, reason.strip(), b"", content_type, will_close, date
     if headers.get("transfer-encoding", "").lower() == "chunked":
         chunks: list[bytes] = []
         while True:
@@ -329,13 +332,13 @@ def _read_response(reader: _Reader, method: str) -> Tuple[int, str, bytes, str, 
             if size == 0:
                 while reader.readline() not in (b"\r\n", b"\n", b""):
                     pass  # trailers
-                return status, reason.strip(), b"".join(chunks), content_type, will_close
+                return status, reason.strip(), b"".join(chunks), content_type, will_close, date
             chunks.append(reader.read(size))
             reader.readline()
     length = headers.get("content-length", "")
     if length.isdigit():
-        return status, reason.strip(), reader.read(int(length)), content_type, will_close
-    return status, reason.strip(), reader.read_to_close(), content_type, True
+        return status, reason.strip(), reader.read(int(length)), content_type, will_close, date
+    return status, reason.strip(), reader.read_to_close(), content_type, True, date
 
 
 def _is_dropped(conn: _Connection) -> bool:
@@ -573,7 +576,7 @@ class Transport:
                 if reader is None or reader.sock is not sock:
                     reader = conn._sequin_reader = _Reader(sock)  # type: ignore[union-attr]
                 sock.sendall(message)
-                status, reason, data, content_type, will_close = _read_response(reader, method)
+                status, reason, data, content_type, will_close, date = _read_response(reader, method)
             except _STALE_ERRORS as exc:
                 conn.close()
                 if reused and replayable:
@@ -597,7 +600,7 @@ class Transport:
                 conn.close()
             else:
                 self._give_back(conn)
-            return RawResponse(status, reason, data, content_type)
+            return RawResponse(status, reason, data, content_type, date)
 
     def _wrap(self, exc: BaseException, method: str, path: str) -> TransportError:
         where = f"{method} {self.display_url.rstrip('/')}{path}"

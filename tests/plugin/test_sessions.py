@@ -226,6 +226,21 @@ def test_orphan_sweep_deletes_old_prefixed_streams_only(pytester, standalone_ser
     ]
 
 
+def test_the_sweep_uses_the_credentials_of_the_url(pytester, standalone_server):
+    """The sweep listed streams with a bare urllib request: a URL with credentials failed
+    there, and the sweep then did nothing without a word."""
+    SequinClient(standalone_server.url).new_stream("pytest_old03_m_1")
+    standalone_server.advance_clock(7200)
+    pytester.makepyfile("def test_a(sequin_stream): pass")
+    url = standalone_server.url.replace("http://", "http://ci:s3cret@")
+    result = pytester.runpytest_subprocess(f"--sequin-url={url}", "--sequin-sweep-orphans=1h")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["deleted 1 streams of other runs older than 3600 s", "deleted pytest_old03_m_1"]
+    )
+    assert "s3cret" not in result.stdout.str()
+
+
 def test_sweep_runs_once_per_run_under_xdist(pytester, standalone_server):
     client = SequinClient(standalone_server.url)
     client.new_stream("pytest_old01_m_1")
