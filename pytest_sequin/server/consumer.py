@@ -14,7 +14,7 @@ import heapq
 import itertools
 from typing import Any
 
-from .ids import new_uuid4
+from .ids import new_uuid4, new_uuid4_many
 from .keys import filter_matches
 from .models import (
     ACKED,
@@ -50,6 +50,8 @@ class Consumer:
         self.stream = stream
         self.filter_key_pattern = filter_key_pattern
         self.filter_tokens = filter_key_pattern.split(".")
+        #: ``>`` matches every key (a key has at least one token): no split per message.
+        self._matches_all = self.filter_tokens == [">"]
         self.kind: str = settings["kind"]
         self.status: str = settings["status"]
         self.ack_wait_ms: int = settings["ack_wait_ms"]
@@ -177,6 +179,40 @@ class Consumer:
         else:  # acked, kept
             self._set_state(row, AVAILABLE)
             self._push_ready(row)
+
+    def offer_many(self, messages: list[Message], now: int) -> None:
+        """:meth:`offer` of each matching message of one publish, in the given (ascending seq)
+        order, with the common case inlined: a key this consumer has no row for gets a new row,
+        appended to the ready heap (its seq is the newest on the server, so it sorts after every
+        entry and a plain append keeps the heap valid) with an ack id from one batch."""
+        rows = self.rows
+        if self._matches_all:
+            matching = messages
+        else:
+            tokens = self.filter_tokens
+            matching = [m for m in messages if filter_matches(tokens, m.key.split("."))]
+        if not matching:
+            return
+        ack_ids = iter(new_uuid4_many(sum(1 for m in matching if m.key not in rows)))
+        by_ack_id = self.by_ack_id
+        ready = self._ready
+        appended = False
+        for message in matching:
+            key = message.key
+            if key in rows:
+                self.offer(message, now)
+                continue
+            row = Row(key, next(ack_ids), message.seq)
+            rows[key] = row
+            by_ack_id[row.ack_id] = row
+            ready.append((message.seq, next(_ticks), row))
+            appended = True
+        if appended:
+            cache = self._boundary_cache
+            if cache is not None and cache[2] is None:
+                self._boundary_cache = None
+            if len(ready) > 2 * len(rows) + 1024:
+                self._rebuild_ready()
 
     # -- receive (§4.1, §4.2) -------------------------------------------------------------
 

@@ -52,3 +52,18 @@ def new_uuid4() -> str:
     """
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def new_uuid4_many(count: int) -> list[str]:
+    """``count`` random lowercase UUIDv4 strings, from one ``os.urandom`` call.
+
+    A publish makes one ack id per new consumer-message row; one system call and one hex
+    conversion for the batch halve the cost per id (bench figure 2.4).
+    """
+    h = os.urandom(16 * count).hex()
+    variant = _VARIANT
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{variant[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]

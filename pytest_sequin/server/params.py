@@ -89,7 +89,7 @@ def decode_json_body(body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
         value = json.loads(text, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(text):
+        if b"\\u" in body and _SURROGATE_ESCAPE.search(text):  # the find is 10x cheaper
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError) as exc:
         raise framework_error(400, before_endpoint=True, cause=f"malformed JSON body: {exc}") from None
