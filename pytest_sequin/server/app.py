@@ -155,18 +155,23 @@ def _update_stream(engine: Engine, p: Mapping[str, Any]) -> Response:
     raise framework_error(500, cause="PUT/PATCH /api/streams/{s}: the route exists but its action does not")
 
 
+#: ``_json(200, {"success": True})``, encoded once (the encoder costs ~2 us a call).
+_SUCCESS = b'{"success":true}'
+
+
 def _ack(engine: Engine, p: Mapping[str, Any]) -> Response:
     engine.ack(p["consumer"], p)
-    return _json(200, {"success": True})
+    return Response(200, JSON_TYPE, _SUCCESS)
 
 
 def _nack(engine: Engine, p: Mapping[str, Any]) -> Response:
     engine.nack(p["consumer"], p)
-    return _json(200, {"success": True})
+    return Response(200, JSON_TYPE, _SUCCESS)
 
 
 def _publish(engine: Engine, p: Mapping[str, Any], plain: bool = False) -> Response:
-    return _json(200, {"data": {"published": engine.publish(p["stream"], p, plain=plain)}})
+    published = engine.publish(p["stream"], p, plain=plain)
+    return Response(200, JSON_TYPE, b'{"data":{"published":%d}}' % published)
 
 
 def _plain_json_strings(request: Request, query_params: Mapping[str, Any]) -> bool:

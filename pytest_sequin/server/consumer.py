@@ -236,14 +236,6 @@ class Consumer:
         self._boundary_cache = (self._order_version, size, boundary)
         return boundary
 
-    def _deliverable(self, row: Row, seq: int, now: int) -> bool:
-        if self.rows.get(row.key) is not row or row.message_seq != seq:
-            return False
-        state = row.state
-        if state == AVAILABLE:
-            return True
-        return state in IN_FLIGHT and row.not_visible_until <= now  # type: ignore[operator]
-
     def receive(self, batch_size: int, now: int) -> list[tuple[str, Message]]:
         """Hand out up to ``batch_size`` rows; the caller has checked max_ack_pending >= 0."""
         self.purge_if_due(now)
@@ -261,24 +253,33 @@ class Consumer:
                     self._push_ready(row)
         boundary = self._window_boundary(exact=False)
         ready = self._ready
+        rows = self.rows
+        heappop = heapq.heappop
         chosen: list[Row] = []
         chosen_ids: set[int] = set()
         while ready and len(chosen) < batch_size:
             seq, _, row = ready[0]
-            if not self._deliverable(row, seq, now):
-                heapq.heappop(ready)
+            # Deliverable: still this key's row, at this seq, available or timed out.
+            state = row.state
+            if (
+                rows.get(row.key) is not row
+                or row.message_seq != seq
+                or not (state == AVAILABLE or (state in IN_FLIGHT and row.not_visible_until <= now))  # type: ignore[operator]
+            ):
+                heappop(ready)
                 continue
             if boundary is not None and seq > boundary:
                 boundary = self._window_boundary()
                 if boundary is not None and seq > boundary:
                     break
-            heapq.heappop(ready)
+            heappop(ready)
             if id(row) not in chosen_ids:
                 chosen_ids.add(id(row))
                 chosen.append(row)
         deadline = now + self.ack_wait_ms * 1000
         messages = self.stream.messages
         result = []
+        append = result.append
         for row in chosen:
             row.state = DELIVERED
             row.deliver_count += 1
@@ -288,7 +289,7 @@ class Consumer:
             # §4.1 step 5: a row whose seq no longer names the current version is marked
             # delivered but left out of the answer.
             if message is not None and message.seq == row.message_seq:
-                result.append((row.ack_id, message))
+                append((row.ack_id, message))
         if chosen:
             heapq.heappush(timers, (deadline, next(_ticks), chosen))
         return result

@@ -562,6 +562,8 @@ def _parse_ack_ids(params: Mapping[str, Any]) -> list[str]:
     ack_ids = params.get("ack_ids")
     if type(ack_ids) is not list or not ack_ids:
         raise bad_request(ACK_IDS_ERROR)
+    if ids.all_hyphenated(ack_ids):
+        return ack_ids
     shapes = []
     for ack_id in ack_ids:
         shape = ids.classify(ack_id) if isinstance(ack_id, str) and ack_id else None

@@ -31,6 +31,21 @@ def classify(value: str) -> str | None:
     return None
 
 
+#: Comma-joined hyphenated UUIDv4s; with every part 36 characters long, a match means each is one.
+_HYPHENATED_LIST = re.compile(rf"{_HYPHENATED.pattern}(?:,{_HYPHENATED.pattern})*")
+
+
+def all_hyphenated(values: list[object]) -> bool:
+    """True if every value is a str that :func:`classify` calls HYPHENATED (False: ask it).
+
+    One regex over the joined list instead of one call per value: an ack of 1,000 ids checked
+    them at ~1 us each (bench figure 2.4)."""
+    for value in values:
+        if type(value) is not str or len(value) != 36:
+            return False
+    return bool(values) and _HYPHENATED_LIST.fullmatch(",".join(values)) is not None  # type: ignore[arg-type]
+
+
 def is_canonical_uuid(value: object) -> bool:
     """True for a hyphenated UUID of any version: what PostgreSQL's uuid type accepts here."""
     return isinstance(value, str) and len(value) == 36 and _ANY_UUID.fullmatch(value) is not None
