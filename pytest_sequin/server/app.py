@@ -73,13 +73,32 @@ Action = Callable[[Engine, Mapping[str, Any]], Response]
 
 def _receive(engine: Engine, p: Mapping[str, Any]) -> Response:
     items = engine.receive(p["consumer"], p)
-    body = ",".join(f'{{"ack_id":"{ack_id}","message":{message.to_json()}}}' for ack_id, message in items)
-    return Response(200, JSON_TYPE, f'{{"data":[{body}]}}'.encode())
+    # One join of small pieces and payloads: each payload is copied once into the answer, not
+    # into a message string, an item string, the list and the body in turn (bench figure 2.4).
+    parts = ['{"data":[']
+    append, extend = parts.append, parts.extend
+    for ack_id, message in items:
+        append('{"ack_id":"')
+        append(ack_id)
+        append('","message":')
+        extend(message.json_parts())
+        append("},")
+    if items:
+        parts[-1] = "}"
+    append("]}")
+    return Response(200, JSON_TYPE, "".join(parts).encode())
 
 
 def _list_messages(engine: Engine, p: Mapping[str, Any]) -> Response:
     items = engine.list_messages(p["stream"], p)
-    return Response(200, JSON_TYPE, f'{{"data":[{",".join(m.to_json() for m in items)}]}}'.encode())
+    parts = ['{"data":[']
+    for message in items:
+        parts.extend(message.json_parts())
+        parts.append(",")
+    if items:
+        parts.pop()
+    parts.append("]}")
+    return Response(200, JSON_TYPE, "".join(parts).encode())
 
 
 def _get_message(engine: Engine, p: Mapping[str, Any]) -> Response:
@@ -102,18 +121,36 @@ def _update_stream(engine: Engine, p: Mapping[str, Any]) -> Response:
     raise framework_error(500, cause="PUT/PATCH /api/streams/{s}: the route exists but its action does not")
 
 
+#: ``_json(200, {"success": True})``, encoded once (the encoder costs ~2 us a call).
+_SUCCESS = b'{"success":true}'
+
+
 def _ack(engine: Engine, p: Mapping[str, Any]) -> Response:
     engine.ack(p["consumer"], p)
-    return _json(200, {"success": True})
+    return Response(200, JSON_TYPE, _SUCCESS)
 
 
 def _nack(engine: Engine, p: Mapping[str, Any]) -> Response:
     engine.nack(p["consumer"], p)
-    return _json(200, {"success": True})
+    return Response(200, JSON_TYPE, _SUCCESS)
 
 
-def _publish(engine: Engine, p: Mapping[str, Any]) -> Response:
-    return _json(200, {"data": {"published": engine.publish(p["stream"], p)}})
+def _publish(engine: Engine, p: Mapping[str, Any], plain: bool = False) -> Response:
+    published = engine.publish(p["stream"], p, plain=plain)
+    return Response(200, JSON_TYPE, b'{"data":{"published":%d}}' % published)
+
+
+def _plain_json_strings(request: Request, query_params: Mapping[str, Any]) -> bool:
+    """Whether every string of the publish's ``messages`` is known to need no JSON escaping.
+
+    True when they come from a JSON body without a single backslash: JSON strings cannot hold a
+    raw ``"`` or control character, so without escapes none of them holds a character that
+    encoding would escape (and no NUL). A ``messages`` in the query string could be anything.
+    """
+    if "messages" in query_params or b"\\" in request.body:
+        return False
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 _ROUTES: dict[tuple[str, ...], dict[str, Action]] = {
@@ -249,4 +286,6 @@ def _dispatch(
     if not accepts_json(accept, params.get("_format", ABSENT)):
         raise framework_error(406, before_endpoint=True)
     params.update(path_params)
+    if action is _publish:
+        return _publish(engine, params, _plain_json_strings(request, query_params))
     return action(engine, params)

@@ -14,7 +14,7 @@ import heapq
 import itertools
 from typing import Any
 
-from .ids import new_uuid4
+from .ids import new_uuid4, new_uuid4_many
 from .keys import filter_matches
 from .models import (
     ACKED,
@@ -50,6 +50,8 @@ class Consumer:
         self.stream = stream
         self.filter_key_pattern = filter_key_pattern
         self.filter_tokens = filter_key_pattern.split(".")
+        #: ``>`` matches every key (a key has at least one token): no split per message.
+        self._matches_all = self.filter_tokens == [">"]
         self.kind: str = settings["kind"]
         self.status: str = settings["status"]
         self.ack_wait_ms: int = settings["ack_wait_ms"]
@@ -178,6 +180,40 @@ class Consumer:
             self._set_state(row, AVAILABLE)
             self._push_ready(row)
 
+    def offer_many(self, messages: list[Message], now: int) -> None:
+        """:meth:`offer` of each matching message of one publish, in the given (ascending seq)
+        order, with the common case inlined: a key this consumer has no row for gets a new row,
+        appended to the ready heap (its seq is the newest on the server, so it sorts after every
+        entry and a plain append keeps the heap valid) with an ack id from one batch."""
+        rows = self.rows
+        if self._matches_all:
+            matching = messages
+        else:
+            tokens = self.filter_tokens
+            matching = [m for m in messages if filter_matches(tokens, m.key.split("."))]
+        if not matching:
+            return
+        ack_ids = iter(new_uuid4_many(sum(1 for m in matching if m.key not in rows)))
+        by_ack_id = self.by_ack_id
+        ready = self._ready
+        appended = False
+        for message in matching:
+            key = message.key
+            if key in rows:
+                self.offer(message, now)
+                continue
+            row = Row(key, next(ack_ids), message.seq)
+            rows[key] = row
+            by_ack_id[row.ack_id] = row
+            ready.append((message.seq, next(_ticks), row))
+            appended = True
+        if appended:
+            cache = self._boundary_cache
+            if cache is not None and cache[2] is None:
+                self._boundary_cache = None
+            if len(ready) > 2 * len(rows) + 1024:
+                self._rebuild_ready()
+
     # -- receive (§4.1, §4.2) -------------------------------------------------------------
 
     def _window_boundary(self, exact: bool = True) -> int | None:
@@ -200,14 +236,6 @@ class Consumer:
         self._boundary_cache = (self._order_version, size, boundary)
         return boundary
 
-    def _deliverable(self, row: Row, seq: int, now: int) -> bool:
-        if self.rows.get(row.key) is not row or row.message_seq != seq:
-            return False
-        state = row.state
-        if state == AVAILABLE:
-            return True
-        return state in IN_FLIGHT and row.not_visible_until <= now  # type: ignore[operator]
-
     def receive(self, batch_size: int, now: int) -> list[tuple[str, Message]]:
         """Hand out up to ``batch_size`` rows; the caller has checked max_ack_pending >= 0."""
         self.purge_if_due(now)
@@ -225,24 +253,33 @@ class Consumer:
                     self._push_ready(row)
         boundary = self._window_boundary(exact=False)
         ready = self._ready
+        rows = self.rows
+        heappop = heapq.heappop
         chosen: list[Row] = []
         chosen_ids: set[int] = set()
         while ready and len(chosen) < batch_size:
             seq, _, row = ready[0]
-            if not self._deliverable(row, seq, now):
-                heapq.heappop(ready)
+            # Deliverable: still this key's row, at this seq, available or timed out.
+            state = row.state
+            if (
+                rows.get(row.key) is not row
+                or row.message_seq != seq
+                or not (state == AVAILABLE or (state in IN_FLIGHT and row.not_visible_until <= now))  # type: ignore[operator]
+            ):
+                heappop(ready)
                 continue
             if boundary is not None and seq > boundary:
                 boundary = self._window_boundary()
                 if boundary is not None and seq > boundary:
                     break
-            heapq.heappop(ready)
+            heappop(ready)
             if id(row) not in chosen_ids:
                 chosen_ids.add(id(row))
                 chosen.append(row)
         deadline = now + self.ack_wait_ms * 1000
         messages = self.stream.messages
         result = []
+        append = result.append
         for row in chosen:
             row.state = DELIVERED
             row.deliver_count += 1
@@ -252,7 +289,7 @@ class Consumer:
             # §4.1 step 5: a row whose seq no longer names the current version is marked
             # delivered but left out of the answer.
             if message is not None and message.seq == row.message_seq:
-                result.append((row.ack_id, message))
+                append((row.ack_id, message))
         if chosen:
             heapq.heappush(timers, (deadline, next(_ticks), chosen))
         return result

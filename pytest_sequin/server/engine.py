@@ -21,7 +21,14 @@ from . import casting, ids
 from .clock import Clock, SystemClock
 from .consumer import Consumer
 from .errors import ApiError, bad_request, framework_error, internal_error, not_found, validation_failed
-from .keys import ListPattern, is_storable_key, key_format_error, key_pattern_error
+from .keys import (
+    MAX_TOKENS,
+    ListPattern,
+    is_plain_valid_key,
+    is_storable_key,
+    key_format_error,
+    key_pattern_error,
+)
 from .models import ACKED, AVAILABLE, IN_FLIGHT, Message, Stream, data_hash, format_micros
 from .relations import RelationRegistry
 
@@ -345,7 +352,10 @@ class Engine:
 
     # -- publish (§3.6, §4.7) -------------------------------------------------------------
 
-    def publish(self, stream_id_or_name: Any, params: Mapping[str, Any]) -> int:
+    def publish(self, stream_id_or_name: Any, params: Mapping[str, Any], *, plain: bool = False) -> int:
+        """``plain=True`` is the caller's promise that no ``data`` string needs JSON escaping
+        (see :attr:`~.models.Message.plain`); it changes no answer, only how fast receive and
+        list encode the messages."""
         with self.lock:
             stream = self._resolve_stream(stream_id_or_name)
             messages = params.get("messages")
@@ -358,31 +368,43 @@ class Engine:
                     or type(item.get("data")) is not str
                 ):
                     raise bad_request("Invalid message format")
-            for item in reversed(messages):
-                reason = key_format_error(item["key"])
-                if reason:
-                    raise bad_request(f"Invalid key format: {reason}")
             keys = [item["key"] for item in messages]
+            # Fast path: when every key is plainly valid, the checks below cannot fail but the
+            # duplicate check; each check is still made, in the real order, for the slow path.
+            plain_keys = all(map(is_plain_valid_key, keys))
+            if not plain_keys:
+                for key in reversed(keys):
+                    reason = key_format_error(key)
+                    if reason:
+                        raise bad_request(f"Invalid key format: {reason}")
             if len(set(keys)) != len(keys):
                 raise internal_error(
                     "a key appears twice in one publish batch (PostgreSQL: ON CONFLICT DO UPDATE "
                     "command cannot affect row a second time)"
                 )
-            parameters = 1
-            for key in keys:
-                if not is_storable_key(key):
+            if not plain_keys:
+                for key in keys:
+                    if not is_storable_key(key):
+                        raise internal_error(
+                            f"key {key!r} has non-ASCII or control characters (check constraint violation)"
+                        )
+            # 6 parameters per message plus one per token beyond the first; a plain key has at
+            # most 16 tokens, so up to 3,120 plain keys cannot reach PostgreSQL's limit.
+            if not plain_keys or len(keys) * (6 + MAX_TOKENS - 1) + 1 > MAX_BIND_PARAMETERS:
+                parameters = 1 + 6 * len(keys) + sum(key.count(".") for key in keys)
+                if parameters > MAX_BIND_PARAMETERS:
                     raise internal_error(
-                        f"key {key!r} has non-ASCII or control characters (check constraint violation)"
+                        f"publish needs {parameters} bind parameters, over PostgreSQL's 65535"
                     )
-                parameters += key.count(".") + 6
-            if parameters > MAX_BIND_PARAMETERS:
-                raise internal_error(f"publish needs {parameters} bind parameters, over PostgreSQL's 65535")
-            return self._write_messages(stream, messages)
+            return self._write_messages(stream, messages, plain)
 
-    def _write_messages(self, stream: Stream, items: list[dict[str, Any]]) -> int:
+    def _write_messages(self, stream: Stream, items: list[dict[str, Any]], plain: bool = False) -> int:
         now = self.clock.now_us()
         stored = stream.messages
+        stream_id = stream.id
         written: list[Message] = []
+        seq = self.seq_counter
+        written_bytes = 0
         for item in reversed(items):
             key = item["key"]
             data = item["data"]
@@ -390,26 +412,24 @@ class Engine:
                 data = data.replace("\x00", "")
             digest = data_hash(data)
             existing = stored.get(key)
-            self.seq_counter += 1
+            seq += 1
             if existing is None:
-                message = Message(key, data, digest, self.seq_counter, stream.id, now, now)
+                message = Message(key, data, digest, seq, stream_id, now, now, plain)
             elif existing.data_hash == digest:
                 continue
             else:
-                self.seq_counter += 1
-                message = Message(key, data, digest, self.seq_counter, stream.id, existing.inserted_at, now)
+                seq += 1
+                message = Message(key, data, digest, seq, stream_id, existing.inserted_at, now, plain)
                 del stored[key]
             stored[key] = message
-            stream.bytes_written += len(key) + len(data) + 100
+            written_bytes += len(key) + len(data) + 100
             written.append(message)
+        self.seq_counter = seq
+        stream.bytes_written += written_bytes
         if written and stream.consumers:
-            live = [c for c in stream.consumers.values() if c.backfill_completed_at is not None]
-            split = [(message, message.tokens) for message in written] if live else []
-            for consumer in live:
+            for consumer in [c for c in stream.consumers.values() if c.backfill_completed_at is not None]:
                 consumer.purge_if_due(now)
-                for message, tokens in split:
-                    if consumer.matches(tokens):
-                        consumer.offer(message, now)
+                consumer.offer_many(written, now)
                 self._notify_push(consumer)
         return len(written)
 
@@ -545,6 +565,8 @@ def _parse_ack_ids(params: Mapping[str, Any]) -> list[str]:
     ack_ids = params.get("ack_ids")
     if type(ack_ids) is not list or not ack_ids:
         raise bad_request(ACK_IDS_ERROR)
+    if ids.all_hyphenated(ack_ids):
+        return ack_ids
     shapes = []
     for ack_id in ack_ids:
         shape = ids.classify(ack_id) if isinstance(ack_id, str) and ack_id else None

@@ -196,6 +196,8 @@ class FaultTable:
 
     def take(self, method: str, path: str) -> Fault | None:
         """The fault that applies to this request, if any, consuming one of its uses."""
+        if not self._faults:
+            return None  # the usual case, without the lock: a fault added meanwhile is racing anyway
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):

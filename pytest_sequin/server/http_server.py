@@ -147,9 +147,13 @@ class HttpServer:
         except _BadRequest as exc:
             self._send_plain(conn, 400, str(exc))
             return False
-        keep_alive = _keep_alive(version, headers.get("connection", ""))
+        get = headers.get
+        connection = get("connection")
+        # Without the header: what _keep_alive(version, "") answers.
+        keep_alive = version != "HTTP/1.0" if connection is None else _keep_alive(version, connection)
         body = b""
-        if "chunked" in headers.get("transfer-encoding", "").lower():
+        transfer_encoding = get("transfer-encoding")
+        if transfer_encoding is not None and "chunked" in transfer_encoding.lower():
             if headers.get("expect", "").lower() == "100-continue":
                 conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             try:
@@ -159,7 +163,7 @@ class HttpServer:
                 self._send(conn, self._handler_error(status, headers, target), False, False)
                 return False
         else:
-            length_header = headers.get("content-length", "0").strip() or "0"
+            length_header = get("content-length", "0").strip() or "0"
             if not length_header.isdigit():
                 self._send_plain(conn, 400, "bad Content-Length")
                 return False
@@ -233,9 +237,10 @@ def _parse_head(line: bytes, readline: Callable[[int], bytes]) -> tuple[str, str
         if raw in (b"\r\n", b"\n", b""):
             return method, target, version, headers
         name, sep, value = raw.decode("latin-1").partition(":")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise _BadRequest("malformed header")
-        name = name.strip().lower()
+        name = name.lower()
         value = value.strip()
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     raise _BadRequest("too many headers")

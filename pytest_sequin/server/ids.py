@@ -31,6 +31,21 @@ def classify(value: str) -> str | None:
     return None
 
 
+#: Comma-joined hyphenated UUIDv4s; with every part 36 characters long, a match means each is one.
+_HYPHENATED_LIST = re.compile(rf"{_HYPHENATED.pattern}(?:,{_HYPHENATED.pattern})*")
+
+
+def all_hyphenated(values: list[object]) -> bool:
+    """True if every value is a str that :func:`classify` calls HYPHENATED (False: ask it).
+
+    One regex over the joined list instead of one call per value: an ack of 1,000 ids checked
+    them at ~1 us each (bench figure 2.4)."""
+    for value in values:
+        if type(value) is not str or len(value) != 36:
+            return False
+    return bool(values) and _HYPHENATED_LIST.fullmatch(",".join(values)) is not None  # type: ignore[arg-type]
+
+
 def is_canonical_uuid(value: object) -> bool:
     """True for a hyphenated UUID of any version: what PostgreSQL's uuid type accepts here."""
     return isinstance(value, str) and len(value) == 36 and _ANY_UUID.fullmatch(value) is not None
@@ -52,3 +67,18 @@ def new_uuid4() -> str:
     """
     h = os.urandom(16).hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def new_uuid4_many(count: int) -> list[str]:
+    """``count`` random lowercase UUIDv4 strings, from one ``os.urandom`` call.
+
+    A publish makes one ack id per new consumer-message row; one system call and one hex
+    conversion for the batch halve the cost per id (bench figure 2.4).
+    """
+    h = os.urandom(16 * count).hex()
+    variant = _VARIANT
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-"
+        f"{variant[h[i + 16]]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]

@@ -16,6 +16,11 @@ MAX_TOKENS = 16
 
 _PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
+#: Tokens of printable ASCII without space, ``*``, ``>`` and ``.``, joined by single dots: a key
+#: this matches (and that is short enough, see :func:`is_plain_valid_key`) passes every check
+#: of :func:`key_format_error` and :func:`is_storable_key`.
+_PLAIN_KEY = re.compile(r"[!-)+-\-/-=?-~]+(?:\.[!-)+-\-/-=?-~]+)*")
+
 
 #: Grapheme_Cluster_Break=Prepend (Unicode 15), the few code points unicodedata cannot tell apart.
 _PREPEND = frozenset(
@@ -128,6 +133,17 @@ def key_format_error(key: str) -> str | None:
     if "\x00" in key:
         return "Key must not contain null characters"
     return None
+
+
+def is_plain_valid_key(key: str) -> bool:
+    """A fast yes for the common key: True only if the key passes :func:`key_format_error` and
+    :func:`is_storable_key` (False says nothing: run those). One regex instead of eight checks,
+    for the publish of many keys (bench figure 2.4)."""
+    return (
+        len(key) <= MAX_KEY_LENGTH
+        and _PLAIN_KEY.fullmatch(key) is not None
+        and key.count(".") < MAX_TOKENS
+    )
 
 
 def is_storable_key(key: str) -> bool:

@@ -4,7 +4,9 @@ Messages are immutable: a re-publish creates a new :class:`Message` object, so t
 JSON of a version can be cached and spliced into every receive and list answer unchanged. Only
 the small fields are cached, around the payload: caching the encoded payload too would hold
 every payload twice (bench/run.py figure 3.8: 3.2x the payload in memory instead of 2.2x),
-while encoding it again costs about 3 us per KiB.
+while encoding it again costs about 2 us per KiB. That encoding is skipped for a payload
+known to need no escaping (:attr:`Message.plain`, decided by the HTTP layer from the request
+body, bench figure 2.4): its JSON is then the payload between two quotes.
 """
 
 from __future__ import annotations
@@ -69,11 +71,20 @@ class Message:
         "stream_id",
         "inserted_at",
         "updated_at",
+        "plain",
         "_json",
     )
 
     def __init__(
-        self, key: str, data: str, digest: str, seq: int, stream_id: str, inserted_at: int, updated_at: int
+        self,
+        key: str,
+        data: str,
+        digest: str,
+        seq: int,
+        stream_id: str,
+        inserted_at: int,
+        updated_at: int,
+        plain: bool = False,
     ) -> None:
         self.key = key
         self.data = data
@@ -82,6 +93,10 @@ class Message:
         self.stream_id = stream_id
         self.inserted_at = inserted_at
         self.updated_at = updated_at
+        #: True when ``data`` holds no character JSON escapes (``"``, ``\\``, controls below
+        #: U+0020): its encoded form is then ``"`` + data + ``"``. Only set by a caller that knows
+        #: (the payload came out of a JSON body without a single backslash); False is always safe.
+        self.plain = plain
         self._json: str | None = None
 
     @property
@@ -90,19 +105,29 @@ class Message:
         one more object for the garbage collector to scan, per message (bench figure 3.8)."""
         return self.key.split(".")
 
-    def to_json(self) -> str:
-        """The encoded message object; the fields around ``data`` are built once per version."""
+    def json_parts(self) -> tuple[str, str, str]:
+        """The encoded message object in three pieces that concatenate to :meth:`to_json`.
+
+        The middle one is the payload itself when it is :attr:`plain` (the quotes are in the
+        other two), so an answer that joins the pieces of many messages copies each payload once,
+        instead of building a JSON string per message first. The piece after the payload is
+        built once per version.
+        """
         tail = self._json
         if tail is None:
             tail = self._json = (
-                f',"data_hash":"{self.data_hash}","seq":{self.seq},'
+                ('"' if self.plain else "") + f',"data_hash":"{self.data_hash}","seq":{self.seq},'
                 f'"inserted_at":"{format_micros(self.inserted_at)}",'
                 f'"updated_at":"{format_micros(self.updated_at)}"}}'
             )
-        return (
-            f'{{"key":{_encode_string(self.key)},"stream_id":"{self.stream_id}",'
-            f'"data":{_encode_string(self.data)}{tail}'
-        )
+        head = f'{{"key":{_encode_string(self.key)},"stream_id":"{self.stream_id}","data":'
+        if self.plain:
+            return head + '"', self.data, tail
+        return head, _encode_string(self.data), tail
+
+    def to_json(self) -> str:
+        """The encoded message object."""
+        return "".join(self.json_parts())
 
     def to_dict(self) -> dict[str, Any]:
         return {

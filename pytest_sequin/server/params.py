@@ -27,6 +27,8 @@ def percent_decode(raw: str, *, plus_is_space: bool = False, validate_utf8: bool
     Query strings and form bodies are checked for UTF-8 (``validate_utf8``), as Plug.Parsers
     does: invalid UTF-8 there is a framework 400, never a value that cannot be sent back.
     """
+    if raw.isascii() and "%" not in raw and not (plus_is_space and "+" in raw):
+        return raw  # what the steps below give for it, at a tenth of the cost (bench figure 2.3)
     data = raw.encode("latin-1", "surrogateescape") if not raw.isascii() else raw.encode("ascii")
     if plus_is_space:
         data = data.replace(b"+", b" ")
@@ -148,16 +150,22 @@ def _any_int(text: str) -> int:
     return int(text) if len(text) < 4000 else int(decimal.Decimal(text))
 
 
+#: ``json.loads(text, parse_constant=...)`` builds a decoder per call; one is enough (the
+#: module's own default decoder is shared by every thread the same way).
+_decode = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_any_int
+).decode
+
+
 def decode_json_body(body: bytes) -> dict[str, Any]:
     """JSON as Jason accepts it: UTF-8, no NaN/Infinity, no lone surrogate escapes."""
     if not body.strip():
         return {}
     try:
         text = body.decode("utf-8")
-        value = json.loads(
-            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_any_int
-        )
-        if _SURROGATE_ESCAPE.search(text):
+        value = _decode(text)
+        # A one-byte find is a memchr; the regex (or a two-byte find) costs ~1 ns per byte.
+        if b"\\" in body and _SURROGATE_ESCAPE.search(text):
             json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError) as exc:
         raise framework_error(400, before_endpoint=True, cause=f"malformed JSON body: {exc}") from None

@@ -19,6 +19,10 @@ from .requestlog import RequestLog
 
 log = logging.getLogger("pytest_sequin.server")
 
+#: The control prefix as a normalised path's first segment.
+_CONTROL_ROOT = f"/{PREFIX}"
+_CONTROL_PATH = f"/{PREFIX}/"
+
 
 class EmbeddedSequinServer:
     """An in-process emulation of the Sequin v0.3.7 HTTP API.
@@ -66,8 +70,10 @@ class EmbeddedSequinServer:
         Requests outside the control prefix go through the fault table and into the log,
         except the plugin's own (:data:`~pytest_sequin.server.control.INTERNAL_HEADER`)."""
         raw_path, _, query = request.target.split("#", 1)[0].partition("?")
-        path = normalize_path(raw_path)
-        if path.split("/")[1:2] == [PREFIX] or INTERNAL_HEADER in request.headers:
+        # normalize_path leaves a path without empty segments as it is.
+        plain = raw_path[:1] == "/" and raw_path[-1:] != "/" and "//" not in raw_path
+        path = raw_path if plain else normalize_path(raw_path)
+        if path.startswith(_CONTROL_PATH) or path == _CONTROL_ROOT or INTERNAL_HEADER in request.headers:
             return handle(self.engine, request, self._extra_routes)
         started, started_at = time.monotonic(), time.time()
         method = request.method.upper()

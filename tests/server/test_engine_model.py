@@ -199,6 +199,7 @@ def _run(seed: int, monkeypatch: pytest.MonkeyPatch, steps: int = 80) -> None:
     rng = random.Random(seed)
     counter = itertools.count(1)
     monkeypatch.setattr(consumer_module, "new_uuid4", lambda: _uuid(next(counter)))
+    monkeypatch.setattr(consumer_module, "new_uuid4_many", lambda n: [_uuid(next(counter)) for _ in range(n)])
     clock = ManualClock(frozen=True)
     engine = Engine(clock, seed_default_stream=False)
     engine.create_stream({"name": "s"})

@@ -231,3 +231,43 @@ def test_one_request_shares_one_timestamp(api, stream):
     api.publish(stream["name"], [(f"k{i}", "x") for i in range(5)])
     stamps = {(m["inserted_at"], m["updated_at"]) for m in api.list_messages(stream["name"])}
     assert len(stamps) == 1
+
+
+#: Payloads JSON must escape, and ones it must not (raw UTF-8 passes through unescaped).
+_ESCAPED = ['say "hi"', "back\\slash", "line\nbreak\r", "tab\tbell\u0007", "\u001f"]
+_UNESCAPED = ["plain text ~ <>&/'", "é✓ ünïcode", "", "x" * 2000]
+
+
+@pytest.mark.parametrize("backslash_free_body", [True, False], ids=["raw-utf8-body", "escaped-body"])
+def test_answers_encode_payloads_exactly_however_they_were_sent(api, stream, backslash_free_body):
+    """The encoded payload in receive, list and get answers is the same bytes whether the
+    publish body had escapes or not (the server may skip encoding payloads of a body without
+    backslashes: they have nothing to escape)."""
+    import json
+
+    payloads = _UNESCAPED if backslash_free_body else _ESCAPED + _UNESCAPED
+    messages = [{"key": f"k.{i}", "data": data} for i, data in enumerate(payloads)]
+    body = json.dumps({"messages": messages}, ensure_ascii=not backslash_free_body).encode()
+    assert (b"\\" in body) is not backslash_free_body
+    response = api.post(
+        f"/api/streams/{stream['name']}/messages",
+        data=body,
+        headers={"content-type": "application/json"},
+    )
+    assert api.ok(response) == {"data": {"published": len(payloads)}}
+    consumer = api.create_consumer(stream["name"], unique("c"))
+    encoded = [json.dumps(data, ensure_ascii=False).encode() for data in payloads]
+    received = api.get(
+        f"/api/streams/{stream['name']}/consumers/{consumer['id']}/receive", params={"batch_size": 100}
+    )
+    listed = api.get(f"/api/streams/{stream['name']}/messages")
+    for answer in (received, listed):
+        for item in encoded:
+            assert b'"data":' + item + b',"data_hash":' in answer.content
+    # Seqs go in reverse request order, and both answers are by seq.
+    assert [item["message"]["data"] for item in received.json()["data"]] == payloads[::-1]
+    assert [m["data"] for m in listed.json()["data"]] == payloads[::-1]
+    for i, item in enumerate(encoded):
+        got = api.get(f"/api/streams/{stream['name']}/messages/k.{i}")
+        assert b'"data":' + item + b',"data_hash":' in got.content
+        assert got.json() == message_body(f"k.{i}", payloads[i], stream)
