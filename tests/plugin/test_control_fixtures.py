@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from pytest_sequin.client import SequinClient
+
 # A tiny app with retry logic, as a user would write it; the inner tests exercise it.
 APP = '''
 import time
@@ -211,3 +213,62 @@ def test_without_the_control_routes_the_fixtures_skip_with_a_reason(pytester, se
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*sequin_requests needs the embedded server's request log*"])
     result.stdout.fnmatch_lines(["*sequin_faults needs*has none*"])
+
+
+def test_the_failure_report_is_not_hidden_or_slowed_by_the_tests_own_faults(pytester):
+    """The report's requests went through the faults the test injected: a fault on /api/**
+    turned the report into "500 Unknown error", and a delay made it wait per request."""
+    pytester.makepyfile(
+        """
+        def test_fails(sequin_stream, sequin_consumer, sequin_faults, sequin_requests):
+            sequin_stream.send("orders.1", "first")
+            sequin_faults.fail("/api/**", times=None)
+            sequin_faults.delay("/api/**", 20, times=None)
+            assert False
+        """
+    )
+    result = pytester.runpytest_subprocess("-q", "--sequin-timeout=30")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*- sequin state -*", "stream pytest_* (1 messages, 1 consumers)", "*orders.1*"]
+    )
+    assert "Unknown error" not in result.stdout.str()
+    assert result.duration < 20  # a delayed report would take 20 s per request
+
+
+def test_the_report_requests_stay_out_of_the_request_log():
+    from pytest_sequin.server import EmbeddedSequinServer
+    from pytest_sequin.server.control import INTERNAL_HEADER
+
+    with EmbeddedSequinServer() as server:
+        server.faults.fail("/api/streams", status=503, times=None)
+        internal = SequinClient(server.url, headers={INTERNAL_HEADER: "failure-report"})
+        streams, error = internal.list_streams()
+        assert error is None and [s["name"] for s in streams] == ["default"]
+        _, error = SequinClient(server.url).list_streams()
+        assert error is not None and error["status"] == 503
+        assert [(e.method, e.path, e.status) for e in server.requests.entries()] == [
+            ("GET", "/api/streams", 503)
+        ]
+
+
+def test_clock_advance_refuses_a_string(pytester):
+    """sequin_clock.advance("31") was accepted."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_x(sequin_clock):
+            with pytest.raises(TypeError, match="number of seconds"):
+                sequin_clock.advance("31")
+            with pytest.raises(TypeError):
+                sequin_clock.advance(True)
+            for bad in (-5, float("inf"), float("nan")):
+                with pytest.raises(ValueError, match="finite number of seconds >= 0"):
+                    sequin_clock.advance(bad)
+            assert sequin_clock.offset == 0
+            sequin_clock.advance(1.5)
+            assert sequin_clock.offset >= 1.5
+        """
+    )
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)

@@ -166,3 +166,81 @@ def test_plugin_can_be_disabled(pytester):
     result = pytester.runpytest("-p", "no:sequin", "-q")
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("sequin:*")
+
+
+def test_overriding_sequin_url_moves_every_fixture_to_that_server(pytester, standalone_server):
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def sequin_url():
+            return "{standalone_server.url}"
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_all_on_the_other_server(sequin_stream, sequin_consumer, sequin_clock, sequin_requests):
+            sequin_stream.send("k", "v")
+            sequin_consumer.receive()
+            sequin_clock.advance(1)
+            assert [r.path for r in sequin_requests.all()][-1].endswith("/receive")
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
+    assert standalone_server.clock.offset_seconds >= 1
+    assert any("/receive" in r.path for r in standalone_server.requests.entries())
+
+
+def test_marker_typos_fail_clearly(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.sequin(ack_wiat_ms=5)
+        def test_typo(sequin_consumer):
+            pass
+
+        @pytest.mark.sequin("orders.*")  # meant as the filter; fails even without a consumer
+        def test_positional(sequin_stream):
+            pass
+
+        @pytest.mark.sequin(ack_wait_ms=5)
+        def test_right(sequin_consumer):
+            assert sequin_consumer.info()["ack_wait_ms"] == 5
+
+        def test_factory_typo(sequin_stream, sequin_consumer_factory):
+            with pytest.raises(TypeError, match="unknown consumer option.s. ack_wiat_ms; the options are"):
+                sequin_consumer_factory(sequin_stream, ">", ack_wiat_ms=3)
+            assert sequin_consumer_factory.created == []
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(errors=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.sequin: unknown option(s) ack_wiat_ms; it takes keyword arguments*",
+            "*@pytest.mark.sequin: positional arguments ('orders.*',); it takes keyword arguments*",
+        ],
+        consecutive=False,
+    )
+
+
+def test_the_app_reaches_a_loopback_test_server_despite_a_proxy_in_the_environment(pytester, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    pytester.makepyfile(
+        """
+        from sequin.client import Client
+
+        def test_app(sequin_stream):
+            res, err = Client().send_message(sequin_stream.name, "k", "v")
+            assert err is None, err
+        """
+    )
+    result = pytester.runpytest("-q")
+    result.assert_outcomes(passed=1)
+    assert "NO_PROXY" not in os.environ and "no_proxy" not in os.environ  # restored
