@@ -7,7 +7,8 @@ embedded server in another process (``--sequin-url`` pointing at ``sequin-embedd
 from __future__ import annotations
 
 import math
-from typing import Callable
+from datetime import timedelta
+from typing import Callable, Union
 
 from pytest_sequin.control_client import ControlClient, ControlError
 
@@ -26,11 +27,14 @@ class SequinClock:
         except ControlError:
             self.controllable = False
 
-    def advance(self, seconds: float) -> None:
-        """Move the clock ``seconds`` forward (a finite number >= 0: time never goes back).
+    def advance(self, seconds: Union[float, timedelta]) -> None:
+        """Move the clock ``seconds`` forward (a finite number >= 0, or a ``timedelta``: time
+        never goes back, so the offset stays for the rest of the session).
 
         Checked here, so that a bad value fails the same way with clock control and with
         ``--sequin-clock-sleep``, in the test's own frame."""
+        if isinstance(seconds, timedelta):
+            seconds = seconds.total_seconds()
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
             raise TypeError(f"sequin_clock.advance() takes a number of seconds, got {seconds!r}")
         if not math.isfinite(seconds) or seconds < 0:

@@ -309,7 +309,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="AGE",
         arg_kind="optional",
         const=DEFAULT_SWEEP_AGE,
-        help="At session start, delete streams with the prefix that belong to other runs and are older "
+        help="When the run first uses the server, delete streams with the plugin's name shape and prefix "
+        "that belong to other runs and are older "
         "than AGE (seconds, or 30m, 1h, 2d; a bare flag means 1h). Off by default.",
     ),
     OptionSpec(

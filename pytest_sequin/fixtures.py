@@ -9,6 +9,7 @@ share, with the trade-off that those tests then see each other's messages.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Iterator
 
 import pytest
@@ -216,6 +217,18 @@ def sequin_clock(
     pass at once. On a server without clock control (a real Sequin) the test is skipped,
     unless ``--sequin-clock-sleep`` asks to sleep for real instead."""
     clock = SequinClock(sequin_url)
+    state = _state(request)
+    if clock.controllable and _server_is_shared(state, sequin_server) and not state.warned_shared_clock:
+        state.warned_shared_clock = True
+        warnings.warn(
+            SequinSharedClockWarning(
+                f"sequin_clock moves the clock of a server that other processes may share "
+                f"({sequin_server.description}): their visibility timeouts and acked-row "
+                "retention move with it. Clock tests are safe on the default embedded server "
+                "(one per process, one per xdist worker)."
+            ),
+            stacklevel=2,
+        )
     if not clock.controllable:
         if _state(request).config.clock_sleep:
             return SequinClock(sequin_url, sleep=time.sleep)
@@ -224,6 +237,16 @@ def sequin_clock(
             f"({sequin_server.description}) has none. Pass --sequin-clock-sleep to sleep for real."
         )
     return clock
+
+
+class SequinSharedClockWarning(pytest.PytestWarning):
+    """sequin_clock was used on a server that other processes may be using too."""
+
+
+def _server_is_shared(state: SequinState, server: RunningServer) -> bool:
+    """A URL or Docker server, or an embedded one hosted by the xdist controller (a fixed
+    --sequin-port): other processes may be talking to it."""
+    return server.backend != "embedded" or not state.owns_server
 
 
 def _control_client(url: str, fixture: str) -> ControlClient:

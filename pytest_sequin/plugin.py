@@ -249,14 +249,21 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _point_environment_at(state: SequinState, url: str) -> None:
     """SEQUIN_URL for the code under test; for a loopback server also NO_PROXY, so an app's
-    ``requests`` (sequin-py) does not send test traffic to a proxy from the environment."""
+    ``requests`` (sequin-py) does not send test traffic to a proxy from the environment.
+
+    Both spellings get the same list, the union of what either had plus the loopback names:
+    urllib and requests read the lowercase one first, so a ``no_proxy`` made of the loopback
+    names alone would hide a user's ``NO_PROXY=.corp.example`` from every test.
+    """
     updates = {"SEQUIN_URL": url}
     if urlsplit(url).hostname in _LOOPBACK:
+        entries: list[str] = []
+        for name in ("no_proxy", "NO_PROXY"):
+            entries += [h.strip() for h in os.environ.get(name, "").split(",") if h.strip()]
+        merged = ",".join(dict.fromkeys(entries + list(_LOOPBACK)))
         for name in ("NO_PROXY", "no_proxy"):
-            current = [h.strip() for h in os.environ.get(name, "").split(",") if h.strip()]
-            missing = [h for h in _LOOPBACK if h not in current]
-            if missing or name not in os.environ:
-                updates[name] = ",".join(current + missing)
+            if os.environ.get(name) != merged:
+                updates[name] = merged
     for name, value in updates.items():
         state.saved_environment.setdefault(name, os.environ.get(name))
         os.environ[name] = value

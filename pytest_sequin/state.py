@@ -42,6 +42,7 @@ class SequinState:
     kept: list[str] = field(default_factory=list)
     cleanup_failures: list[str] = field(default_factory=list)
     warned_cleanup: bool = False
+    warned_shared_clock: bool = False
     #: Streams used by a test that failed: a module- or session-scoped one is kept for
     #: --sequin-keep when its scope ends.
     failed_streams: set[str] = field(default_factory=set)

@@ -93,15 +93,29 @@ def _ack_ids(items: Tuple[AckArg, ...]) -> List[str]:
     """Flatten ack ids / ReceivedMessage items / iterables of them (one level)."""
     ids: List[str] = []
     for item in items:
-        if isinstance(item, (str, ReceivedMessage)):
+        if isinstance(item, (str, ReceivedMessage)) or _is_sdk_item(item):
             group: Iterable[Any] = (item,)
         elif isinstance(item, Iterable) and not isinstance(item, (bytes, Mapping)):
             group = item
         else:
-            raise TypeError(f"expected an ack id, a ReceivedMessage or a list of them, got {item!r}")
+            raise TypeError(
+                f"expected an ack id, a ReceivedMessage, a receive item {{'ack_id', 'message'}} "
+                f"or a list of them, got {item!r}"
+            )
         for one in group:
-            ids.append(one.ack_id if isinstance(one, ReceivedMessage) else _require_str(one, "ack id"))
+            if isinstance(one, ReceivedMessage):
+                ids.append(one.ack_id)
+            elif _is_sdk_item(one):
+                ids.append(_require_str(one["ack_id"], "ack id"))
+            else:
+                ids.append(_require_str(one, "ack id"))
     return ids
+
+
+def _is_sdk_item(value: Any) -> bool:
+    """A receive item as sequin-py returns it (``{"ack_id", "message"}``): apps often receive
+    with sequin-py while the test acks through a handle."""
+    return isinstance(value, Mapping) and "ack_id" in value
 
 
 def _normalise_messages(messages: MessagesArg) -> List[Dict[str, str]]:
@@ -297,13 +311,14 @@ class ConsumerHandle(_Handle):
         """Receive until ``count`` messages arrived, polling; fail after ``timeout`` seconds.
 
         For code under test that publishes from another thread or process: no hand-written
-        polling loop, and a failure says what did arrive. Returns exactly what was received
-        (possibly more than ``count`` if the last batch brought more).
+        polling loop, and a failure says what did arrive. Returns exactly ``count`` messages:
+        each receive asks for no more than are still missing, so nothing beyond them is put in
+        flight (where the worker under test could not see it for ``ack_wait_ms``).
         """
         deadline = time.monotonic() + timeout
         received: List[ReceivedMessage] = []
         while True:
-            received += self.receive(min(batch_size, 1000))
+            received += self.receive(max(1, min(batch_size, 1000, count - len(received))))
             if len(received) >= count:
                 return received
             if time.monotonic() >= deadline:

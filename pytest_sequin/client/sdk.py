@@ -97,16 +97,32 @@ class SequinClient:
         pool_size: int = DEFAULT_POOL_SIZE,
         headers: Optional[Mapping[str, str]] = None,
     ) -> None:
-        self.base_url = base_url or os.environ.get("SEQUIN_URL", DEFAULT_BASE_URL)
-        self._transport = Transport(
-            self.base_url,
-            timeout=timeout,
-            pool_size=pool_size,
-            user_agent=f"pytest-sequin/{_VERSION}",
-            headers=headers,
-        )
+        self._transport_options: dict[str, Any] = {
+            "timeout": timeout,
+            "pool_size": pool_size,
+            "user_agent": f"pytest-sequin/{_VERSION}",
+            "headers": headers,
+        }
+        self._base_url = base_url or os.environ.get("SEQUIN_URL", DEFAULT_BASE_URL)
+        self._transport = Transport(self._base_url, **self._transport_options)
 
     # -- plumbing ------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL. Assignable, as on sequin-py's client (which reads it on every
+        request): apps repoint a module-level client in a fixture, so the next request goes to
+        the new URL, over a new connection pool."""
+        return self._base_url
+
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        if value == self._base_url:
+            return
+        old = self._transport
+        self._transport = Transport(value, **self._transport_options)
+        self._base_url = value
+        old.close()
 
     @property
     def timeout(self) -> float:

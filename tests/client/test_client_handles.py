@@ -239,7 +239,7 @@ def test_ack_arguments_are_type_checked(refused_url):
     consumer = ConsumerHandle(
         SequinClient(refused_url), {"name": "c", "id": "i", "stream_id": "s"}, stream_name="s"
     )
-    for bad in (5, None, [5], {"ack_id": "x"}, b"id"):
+    for bad in (5, None, [5], {"ack_id": 5}, {"id": "x"}, b"id"):
         with pytest.raises(TypeError):
             consumer.ack(bad)
         with pytest.raises(TypeError):

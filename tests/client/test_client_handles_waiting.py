@@ -47,3 +47,24 @@ def test_expect_no_messages_passes_when_empty_and_lists_waiting_ones(consumer):
     [item] = handle.receive()
     assert item.key == "k"
     handle.expect_no_messages()  # in flight now, so not deliverable
+
+
+def test_receive_until_takes_exactly_count_and_leaves_the_rest_deliverable(consumer):
+    stream, handle = consumer
+    stream.send_many({f"k{i}": str(i) for i in range(5)})
+    got = handle.receive_until(3)
+    assert len(got) == 3
+    assert len(handle.peek(visible=True)) == 2  # not put in flight behind the worker's back
+
+
+def test_handles_ack_receive_items_as_sequin_py_returns_them(consumer, sequin_base_url):
+    from sequin.client import Client
+
+    stream, handle = consumer
+    stream.send_many({"a": "1", "b": "2"})
+    items, error = Client(sequin_base_url).receive_messages(stream.name, handle.name)
+    assert error is None and len(items) == 2
+    handle.ack(items[0])  # one item, as a dict
+    handle.nack(items[1:])  # a list of them
+    states = {k: stream.consumer_info(k)["consumer_info"][0]["state"] for k in ("a", "b")}
+    assert states == {items[0]["message"]["key"]: "acked", items[1]["message"]["key"]: "available"}

@@ -241,3 +241,16 @@ def test_public_methods_have_type_hints_and_docstrings(function):
     assert signature.return_annotation is not signature.empty, qualname
     if function.__name__ != "__init__":  # the class docstring documents the constructor
         assert inspect.getdoc(function), qualname
+
+
+def test_assigning_base_url_repoints_the_client_like_sequin_py(sequin_base_url, refused_url, no_proxy_env):
+    """sequin-py reads base_url on every request; the pooled transport kept the old address."""
+    ours, theirs = SequinClient(refused_url), SdkClient(refused_url)
+    for client in (ours, theirs):
+        _, error = client.delete_stream("pytest_nothing_here")
+        assert error["summary"].startswith(f"We can't reach Sequin on {refused_url}.")
+        client.base_url = sequin_base_url
+    assert ours.base_url == theirs.base_url == sequin_base_url
+    assert ours.delete_stream("pytest_nothing_here") == theirs.delete_stream("pytest_nothing_here")
+    assert ours.delete_stream("pytest_nothing_here")[1]["status"] == 404
+    assert ours.transport.base_url == sequin_base_url

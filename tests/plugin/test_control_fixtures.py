@@ -256,6 +256,8 @@ def test_clock_advance_refuses_a_string(pytester):
     """sequin_clock.advance("31") was accepted."""
     pytester.makepyfile(
         """
+        import datetime
+
         import pytest
 
         def test_x(sequin_clock):
@@ -269,6 +271,28 @@ def test_clock_advance_refuses_a_string(pytester):
             assert sequin_clock.offset == 0
             sequin_clock.advance(1.5)
             assert sequin_clock.offset >= 1.5
+            sequin_clock.advance(datetime.timedelta(minutes=1))
+            assert sequin_clock.offset >= 61.5
         """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_moving_the_clock_of_a_shared_server_warns_once(pytester, standalone_server, shared):
+    """Every process on one server shares its clock: one run's advance(301) expires another
+    run's visibility timeouts and purges its kept acked rows."""
+    pytester.makepyfile(
+        """
+        def test_a(sequin_clock):
+            sequin_clock.advance(1)
+
+        def test_b(sequin_clock):
+            sequin_clock.advance(1)
+        """
+    )
+    args = [f"--sequin-url={standalone_server.url}"] if shared else []
+    result = pytester.runpytest("-W", "always", *args)
+    result.assert_outcomes(passed=2)
+    warned = result.stdout.str().count("SequinSharedClockWarning: sequin_clock moves the clock of a server")
+    assert warned == (1 if shared else 0)

@@ -244,3 +244,26 @@ def test_the_app_reaches_a_loopback_test_server_despite_a_proxy_in_the_environme
     result = pytester.runpytest("-q")
     result.assert_outcomes(passed=1)
     assert "NO_PROXY" not in os.environ and "no_proxy" not in os.environ  # restored
+
+
+@pytest.mark.parametrize("spelling", ["NO_PROXY", "no_proxy"])
+def test_a_users_no_proxy_survives_in_both_spellings(pytester, monkeypatch, spelling):
+    """Only the missing spelling was created, with the loopback names alone: urllib and
+    requests read the lowercase one first, so NO_PROXY=.corp.example stopped applying."""
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(spelling, ".corp.example")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.corp.example:3128")
+    pytester.makepyfile(
+        """
+        import os, urllib.request
+
+        def test_env(sequin_stream):
+            assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == ".corp.example,127.0.0.1,localhost,::1"
+            assert urllib.request.proxy_bypass_environment("api.corp.example")
+            assert urllib.request.proxy_bypass_environment("127.0.0.1")
+        """
+    )
+    pytester.runpytest("-q").assert_outcomes(passed=1)
+    assert os.environ[spelling] == ".corp.example"
+    assert ({"NO_PROXY", "no_proxy"} - {spelling}).isdisjoint(os.environ)  # restored as it was
