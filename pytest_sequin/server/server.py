@@ -85,7 +85,7 @@ class EmbeddedSequinServer:
         else:
             response = handle(self.engine, request, self._extra_routes)
         elapsed, fault_id = time.monotonic() - started, None if fault is None else fault.id
-        self.requests.record(method, path, query, response.status, elapsed, started_at, fault_id)
+        self.requests.add(method, path, query, response.status, elapsed, started_at, fault_id)
         return response
 
     def start(self) -> EmbeddedSequinServer:
