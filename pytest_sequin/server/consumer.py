@@ -198,21 +198,28 @@ class Consumer:
             matching = [m for m in messages if filter_matches(tokens, m.key.split("."))]
         if not matching:
             return
-        ack_ids = iter(new_uuid4_many(sum(1 for m in matching if m.key not in rows)))
+        fresh = [m for m in matching if m.key not in rows]
         by_ack_id = self.by_ack_id
         ready = self._ready
-        appended = False
-        for message in matching:
-            key = message.key
-            if key in rows:
-                self.offer(message, now)
-                continue
-            row = Row(key, next(ack_ids), message.seq)
-            rows[key] = row
-            by_ack_id[row.ack_id] = row
-            ready.append((message.seq, key))
-            appended = True
-        if appended:
+        if len(fresh) != len(matching):
+            # In the given order, as offer() one by one would: a new row and a known key's
+            # update may come in any order within one publish.
+            ack_ids = iter(new_uuid4_many(len(fresh)))
+            for message in matching:
+                key = message.key
+                if key in rows:
+                    self.offer(message, now)
+                    continue
+                row = Row(key, next(ack_ids), message.seq)
+                rows[key] = row
+                by_ack_id[row.ack_id] = row
+                ready.append((message.seq, key))
+        else:
+            for message, ack_id in zip(fresh, new_uuid4_many(len(fresh))):
+                key = message.key
+                rows[key] = by_ack_id[ack_id] = Row(key, ack_id, message.seq)
+                ready.append((message.seq, key))
+        if fresh:
             cache = self._boundary_cache
             if cache is not None and cache[2] is None:
                 self._boundary_cache = None
