@@ -3,9 +3,16 @@
 Hot paths avoid scanning all rows. Rows are kept in a dict ordered by ``message_seq`` (a row
 whose seq changes always gets the newest seq on the server, so it just moves to the end), and
 two heaps index what receive needs: ``_ready`` (rows that may be deliverable, by seq) and
-``_timers`` (in-flight rows, by visibility deadline; one entry per receive, holding the rows it
+``_timers`` (in-flight rows, by visibility deadline; one entry per receive, holding the keys it
 delivered, since they share their deadline). Heap entries are never removed eagerly; each row is
 checked when its entry surfaces, which keeps every update O(log n).
+
+Heap entries name rows by key, never hold them: a tuple of strings and numbers is dropped from
+the garbage collector's lists at its first pass, while one holding a Row is scanned by every
+collection for as long as it waits in the heap (bench figure 2.3). A ready entry is
+``(message_seq, key)``: a seq belongs to one version of one key, so the pair is unique but for
+a row pushed twice at the same seq, and the entry is current when ``rows[key]`` is still at that
+seq (a row deleted and created again for the key has a newer seq).
 """
 
 from __future__ import annotations
@@ -66,8 +73,8 @@ class Consumer:
         self.rows: dict[str, Row] = {}
         self.by_ack_id: dict[str, Row] = {}
         self._acked_count = 0
-        self._ready: list[tuple[int, int, Row]] = []
-        self._timers: list[tuple[int, int, list[Row]]] = []
+        self._ready: list[tuple[int, str]] = []
+        self._timers: list[tuple[int, int, tuple[str, ...]]] = []
         self._order_version = 0
         self._boundary_cache: tuple[int, int, int | None] | None = None
 
@@ -110,15 +117,13 @@ class Consumer:
         return filter_matches(self.filter_tokens, key_tokens)
 
     def _push_ready(self, row: Row) -> None:
-        heapq.heappush(self._ready, (row.message_seq, next(_ticks), row))
+        heapq.heappush(self._ready, (row.message_seq, row.key))
         if len(self._ready) > 2 * len(self.rows) + 1024:
             self._rebuild_ready()
 
     def _rebuild_ready(self) -> None:
         """Drop stale heap entries once they outnumber the rows (bounded memory)."""
-        self._ready = [
-            (row.message_seq, next(_ticks), row) for row in self.rows.values() if row.state != ACKED
-        ]
+        self._ready = [(row.message_seq, row.key) for row in self.rows.values() if row.state != ACKED]
         heapq.heapify(self._ready)
 
     def _append_row(self, row: Row) -> None:
@@ -193,21 +198,28 @@ class Consumer:
             matching = [m for m in messages if filter_matches(tokens, m.key.split("."))]
         if not matching:
             return
-        ack_ids = iter(new_uuid4_many(sum(1 for m in matching if m.key not in rows)))
+        fresh = [m for m in matching if m.key not in rows]
         by_ack_id = self.by_ack_id
         ready = self._ready
-        appended = False
-        for message in matching:
-            key = message.key
-            if key in rows:
-                self.offer(message, now)
-                continue
-            row = Row(key, next(ack_ids), message.seq)
-            rows[key] = row
-            by_ack_id[row.ack_id] = row
-            ready.append((message.seq, next(_ticks), row))
-            appended = True
-        if appended:
+        if len(fresh) != len(matching):
+            # In the given order, as offer() one by one would: a new row and a known key's
+            # update may come in any order within one publish.
+            ack_ids = iter(new_uuid4_many(len(fresh)))
+            for message in matching:
+                key = message.key
+                if key in rows:
+                    self.offer(message, now)
+                    continue
+                row = Row(key, next(ack_ids), message.seq)
+                rows[key] = row
+                by_ack_id[row.ack_id] = row
+                ready.append((message.seq, key))
+        else:
+            for message, ack_id in zip(fresh, new_uuid4_many(len(fresh))):
+                key = message.key
+                rows[key] = by_ack_id[ack_id] = Row(key, ack_id, message.seq)
+                ready.append((message.seq, key))
+        if fresh:
             cache = self._boundary_cache
             if cache is not None and cache[2] is None:
                 self._boundary_cache = None
@@ -241,31 +253,29 @@ class Consumer:
         self.purge_if_due(now)
         if self.max_ack_pending == 0 or not self.rows:
             return []
+        rows = self.rows
         timers = self._timers
         while timers and timers[0][0] <= now:
-            deadline, _, batch = heapq.heappop(timers)
-            for row in batch:
-                if (
-                    self.rows.get(row.key) is row
-                    and row.state in IN_FLIGHT
-                    and row.not_visible_until == deadline
-                ):
+            deadline, _, keys = heapq.heappop(timers)
+            for key in keys:
+                row = rows.get(key)
+                # A row of the key created since (after a delete) is only pushed if it is due too.
+                if row is not None and row.state in IN_FLIGHT and row.not_visible_until == deadline:
                     self._push_ready(row)
         boundary = self._window_boundary(exact=False)
         ready = self._ready
-        rows = self.rows
         heappop = heapq.heappop
         chosen: list[Row] = []
         chosen_ids: set[int] = set()
         while ready and len(chosen) < batch_size:
-            seq, _, row = ready[0]
-            # Deliverable: still this key's row, at this seq, available or timed out.
+            seq, key = ready[0]
+            # Deliverable: the key's row is still at this seq, and available or timed out.
+            row = rows.get(key)  # type: ignore[assignment]
+            if row is None or row.message_seq != seq:
+                heappop(ready)
+                continue
             state = row.state
-            if (
-                rows.get(row.key) is not row
-                or row.message_seq != seq
-                or not (state == AVAILABLE or (state in IN_FLIGHT and row.not_visible_until <= now))  # type: ignore[operator]
-            ):
+            if not (state == AVAILABLE or (state in IN_FLIGHT and row.not_visible_until <= now)):  # type: ignore[operator]
                 heappop(ready)
                 continue
             if boundary is not None and seq > boundary:
@@ -291,7 +301,7 @@ class Consumer:
             if message is not None and message.seq == row.message_seq:
                 append((row.ack_id, message))
         if chosen:
-            heapq.heappush(timers, (deadline, next(_ticks), chosen))
+            heapq.heappush(timers, (deadline, next(_ticks), tuple([row.key for row in chosen])))
         return result
 
     # -- ack and nack (§4.4, §4.6) --------------------------------------------------------

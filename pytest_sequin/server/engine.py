@@ -12,6 +12,8 @@ request under the lock is small next to HTTP parsing and JSON.
 
 from __future__ import annotations
 
+import binascii
+import hashlib
 import logging
 import re
 import threading
@@ -29,7 +31,7 @@ from .keys import (
     key_format_error,
     key_pattern_error,
 )
-from .models import ACKED, AVAILABLE, IN_FLIGHT, Message, Stream, data_hash, format_micros
+from .models import ACKED, AVAILABLE, IN_FLIGHT, Message, Stream, format_micros
 from .relations import RelationRegistry
 
 log = logging.getLogger("pytest_sequin.server")
@@ -405,12 +407,15 @@ class Engine:
         written: list[Message] = []
         seq = self.seq_counter
         written_bytes = 0
+        # models.data_hash() inlined (the same expression): a Python call per message is ~5 % of
+        # a publish (bench figure 2.4).
+        sha256, b2a_base64 = hashlib.sha256, binascii.b2a_base64
         for item in reversed(items):
             key = item["key"]
             data = item["data"]
             if "\x00" in data:
                 data = data.replace("\x00", "")
-            digest = data_hash(data)
+            digest = b2a_base64(sha256(data.encode("utf-8")).digest(), newline=False).decode("ascii")
             existing = stored.get(key)
             seq += 1
             if existing is None:

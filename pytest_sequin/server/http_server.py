@@ -237,13 +237,23 @@ def _parse_head(line: bytes, readline: Callable[[int], bytes]) -> tuple[str, str
         if raw in (b"\r\n", b"\n", b""):
             return method, target, version, headers
         name, sep, value = raw.decode("latin-1").partition(":")
-        name = name.strip()
-        if not sep or not name:
-            raise _BadRequest("malformed header")
-        name = name.lower()
+        known = _HEADER_NAMES.get(name) if sep else None
+        if known is None:
+            known = name.strip()
+            if not sep or not known:
+                raise _BadRequest("malformed header")
+            known = known.lower()
+            if len(_HEADER_NAMES) < 256:
+                _HEADER_NAMES[name] = known
         value = value.strip()
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        headers[known] = f"{headers[known]}, {value}" if known in headers else value
     raise _BadRequest("too many headers")
+
+
+#: Header names as sent (before the colon) -> their stripped, lower-case form: a client sends the
+#: same few on every request (~0.1 us a header). Only names that were valid are kept, and a line
+#: without a colon is never looked up, so it always fails.
+_HEADER_NAMES: dict[str, str] = {}
 
 
 def _discard(reader: object, length: int) -> None:

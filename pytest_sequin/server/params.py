@@ -7,6 +7,7 @@ map, which matters because several endpoints answer 500 for a non-string paramet
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import math
 import re
@@ -152,14 +153,32 @@ def _any_int(text: str) -> int:
 
 #: ``json.loads(text, parse_constant=...)`` builds a decoder per call; one is enough (the
 #: module's own default decoder is shared by every thread the same way).
-_decode = json.JSONDecoder(
-    parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_any_int
-).decode
+_decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_any_int)
+_scan_once = _decoder.scan_once
+_skip_whitespace = json.decoder.WHITESPACE.match  # type: ignore[attr-defined]
+
+
+def _decode(text: str) -> Any:
+    """``_decoder.decode(text)``, the same value or error, without its two Python frames and
+    two regex calls when the text neither starts nor ends with whitespace (~0.6 us a body)."""
+    end = _skip_whitespace(text, 0).end() if text[:1] in _JSON_WHITESPACE else 0
+    try:
+        value, end = _scan_once(text, end)
+    except StopIteration as err:
+        raise json.JSONDecodeError("Expecting value", text, err.value) from None
+    if end != len(text):
+        end = _skip_whitespace(text, end).end()
+        if end != len(text):
+            raise json.JSONDecodeError("Extra data", text, end)
+    return value
+
+
+_JSON_WHITESPACE = frozenset(" \t\n\r")
 
 
 def decode_json_body(body: bytes) -> dict[str, Any]:
     """JSON as Jason accepts it: UTF-8, no NaN/Infinity, no lone surrogate escapes."""
-    if not body.strip():
+    if not body or body.isspace():  # what `not body.strip()` says, without copying the body
         return {}
     try:
         text = body.decode("utf-8")
@@ -194,15 +213,31 @@ def decode_multipart(body: bytes, content_type: str) -> dict[str, Any]:
     return decoder.done()
 
 
+@functools.lru_cache(maxsize=256)  # a client sends the same Content-Type on every request
+def media_type(content_type: str) -> str:
+    """The lower-case media type of a Content-Type header, without parameters."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+@functools.lru_cache(maxsize=256)
+def is_json_media(content_type: str | None) -> bool:
+    """Whether Plug.Parsers.JSON takes a body of this Content-Type (``application/json`` or
+    ``application/*+json``)."""
+    if not content_type:
+        return False
+    media = media_type(content_type)
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
 def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     """Body parameters by content type; any other type is accepted and ignored (no 415)."""
     if len(body) > MAX_BODY_BYTES:
         raise framework_error(413, before_endpoint=True, cause="body over 8,000,000 bytes")
     if not content_type:
         return {}
-    media = content_type.split(";", 1)[0].strip().lower()
-    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+    if is_json_media(content_type):
         return decode_json_body(body)
+    media = media_type(content_type)
     if media == "application/x-www-form-urlencoded":
         # Bytes as latin-1 characters, like a request line: percent_decode turns them back into
         # bytes and checks UTF-8 (a raw "é" is fine, invalid UTF-8 is a framework 400).

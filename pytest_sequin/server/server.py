@@ -78,14 +78,18 @@ class EmbeddedSequinServer:
         started, started_at = time.monotonic(), time.time()
         method = request.method.upper()
         fault = self.faults.take(method, path)
-        if fault is not None and fault.seconds > 0:
+        if fault is None:
+            response = handle(self.engine, request, self._extra_routes)
+            self.requests.add(method, path, query, response.status, time.monotonic() - started, started_at)
+            return response
+        if fault.seconds > 0:
             self._halt.wait(fault.seconds)
-        if fault is not None and fault.action == "fail":
+        if fault.action == "fail":
             response = Response(*fault.answer())
         else:
             response = handle(self.engine, request, self._extra_routes)
-        elapsed, fault_id = time.monotonic() - started, None if fault is None else fault.id
-        self.requests.record(method, path, query, response.status, elapsed, started_at, fault_id)
+        elapsed = time.monotonic() - started
+        self.requests.add(method, path, query, response.status, elapsed, started_at, fault.id)
         return response
 
     def start(self) -> EmbeddedSequinServer:

@@ -144,6 +144,53 @@ def test_decode_json_body():
         assert info.value.before_endpoint
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1}',
+        ' {"a": [1, 2.5, "x"]} ',
+        "\t\n\r[1]\r\n",
+        '"s"',
+        "7",
+        "  ",
+        "",
+        "{",
+        '{"a":1} x',
+        '{"a":1}  {',
+        "[1,]",
+        "\x0b{}",
+        "{}\x0c",
+        '{"a":NaN}',
+        '{"a":1e400}',
+        "nul",
+        '{"a":"\x01"}',
+    ],
+)
+def test_json_decoding_gives_the_decoders_value_or_error(text):
+    """params._decode skips JSONDecoder.decode's frames; it must return and raise exactly what
+    the decoder it stands for does (the error text ends up in the log line of the 400)."""
+    from pytest_sequin.server import params
+
+    try:
+        expected = params._decoder.decode(text)
+    except ValueError as exc:
+        with pytest.raises(type(exc)) as info:
+            params._decode(text)
+        assert str(info.value) == str(exc)
+    else:
+        assert params._decode(text) == expected
+
+
+def test_a_body_of_only_white_space_is_no_parameters():
+    # `not body.strip()`: ASCII white space, including the vertical tab and form feed that JSON
+    # itself does not allow.
+    for body in (b" ", b"\r\n", b"\t\x0b\x0c "):
+        assert decode_json_body(body) == {}
+    for body in (b"\x00", b" x "):
+        with pytest.raises(ApiError):
+            decode_json_body(body)
+
+
 def test_decode_body_by_content_type():
     assert decode_body(b'{"a": 1}', "application/json; charset=utf-8") == {"a": 1}
     assert decode_body(b'{"a": 1}', "application/problem+json") == {"a": 1}

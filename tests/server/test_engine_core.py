@@ -174,6 +174,29 @@ def test_handle_routes_and_renders(engine):
     assert response.body == b'{"errors":{"detail":"Not Found"}}'
 
 
+def test_routes_answer_the_same_from_the_match_cache(engine, monkeypatch):
+    """app._ROUTE_CACHE keeps matched paths; a full cache starts over, and paths that fail to
+    match (404, bad percent-encoding) are never kept, so they keep failing."""
+    from pytest_sequin.server import app
+
+    monkeypatch.setattr(app, "_ROUTE_CACHE", {})
+    monkeypatch.setattr(app, "_ROUTE_CACHE_SIZE", 2)
+    engine.create_stream({"name": "s"})
+    json_accept = {"accept": "application/json"}
+    paths = ["/api/streams/s", "/api/streams/%73", "/api//streams/s/", "/api/streams/s/consumers"]
+    for _ in range(3):
+        for path in paths:
+            response = handle(engine, Request("GET", path, json_accept))
+            assert response.status == 200, path
+        assert len(app._ROUTE_CACHE) <= 2
+        assert handle(engine, Request("GET", "/api/streams/%zz", json_accept)).status == 400
+        assert handle(engine, Request("GET", "/api/streamz/s", json_accept)).status == 404
+        assert handle(engine, Request("DELETE", "/api/streams/s/consumers", json_accept)).status == 404
+        assert "/api/streams/%zz" not in app._ROUTE_CACHE and "/api/streamz/s" not in app._ROUTE_CACHE
+    named = handle(engine, Request("GET", "/api/streams/%73", json_accept)).body
+    assert b'"name":"s"' in named
+
+
 def test_an_emulator_crash_is_answered_as_a_json_500(engine, monkeypatch, caplog):
     def broken():
         raise RuntimeError("boom")

@@ -598,3 +598,29 @@ def test_methods_are_case_sensitive_like_phoenix_routes(sequin_base_url):
         assert conn.getresponse().status == 200
     finally:
         conn.close()
+
+
+def test_request_head_parsing_of_the_embedded_http_layer():
+    """http_server._parse_head, without sockets: names are stripped and lower-cased (and the
+    cache of names seen before changes nothing), repeated headers are joined, and a header line
+    without a colon or without a name is malformed, also when its text was a valid name before
+    and also at the end of the stream."""
+    import io
+
+    from pytest_sequin.server import http_server
+
+    def parse(head: bytes):
+        reader = io.BufferedReader(io.BytesIO(head))
+        return http_server._parse_head(reader.readline(), reader.readline)
+
+    ok = b"GET /api/streams HTTP/1.1\r\nX-Thing: 1\r\n x-thing :2 \r\nAccept: a\r\n\r\n"
+    for _ in range(2):
+        assert parse(ok) == ("GET", "/api/streams", "HTTP/1.1", {"x-thing": "1, 2", "accept": "a"})
+    assert parse(b"GET / HTTP/1.1\nHost: h\n\n")[3] == {"host": "h"}
+    assert parse(b"GET / HTTP/1.1\r\nHost: h")[3] == {"host": "h"}  # end of stream ends the head
+    for bad in (b"X-Thing\r\n\r\n", b"X-Thing", b" : 1\r\n\r\n", b"Accept a\r\n\r\n"):
+        with pytest.raises(http_server._BadRequest, match="malformed header"):
+            parse(b"GET / HTTP/1.1\r\nAccept: a\r\n" + bad)
+    with pytest.raises(http_server._BadRequest, match="too many headers"):
+        parse(b"GET / HTTP/1.1\r\n" + b"A: 1\r\n" * (http_server.MAX_HEADERS + 1) + b"\r\n")
+    assert len(parse(b"GET / HTTP/1.1\r\n" + b"A: 1\r\n" * http_server.MAX_HEADERS + b"\r\n")[3]["a"]) > 0
