@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from pytest_sequin.backends import RunningServer
+from pytest_sequin.backends import BACKEND_EMBEDDED, RunningServer
 from pytest_sequin.backends.base import mask_url
 from pytest_sequin.client import ConsumerHandle, SequinClient, StreamHandle
 from pytest_sequin.clock import SequinClock
@@ -246,7 +246,7 @@ class SequinSharedClockWarning(pytest.PytestWarning):
 def _server_is_shared(state: SequinState, server: RunningServer) -> bool:
     """A URL or Docker server, or an embedded one hosted by the xdist controller (a fixed
     --sequin-port): other processes may be talking to it."""
-    return server.backend != "embedded" or not state.owns_server
+    return server.backend != BACKEND_EMBEDDED or not state.owns_server
 
 
 def _control_client(url: str, fixture: str) -> ControlClient:

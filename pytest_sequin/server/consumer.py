@@ -304,6 +304,21 @@ class Consumer:
             heapq.heappush(timers, (deadline, next(_ticks), tuple([row.key for row in chosen])))
         return result
 
+    def next_change_us(self, now: int) -> int | None:
+        """The earliest moment after ``now`` when a receive could find work that no request in
+        between brought: the first visibility deadline still in ``_timers`` (receive pops the
+        passed ones; an entry whose rows were acked since only makes the caller look once
+        more), or the purge of kept acked rows that may fill the window (§4.2). O(1): the push
+        loop asks this every time it finds nothing to do."""
+        moments = []
+        if self._timers and self._timers[0][0] > now:
+            moments.append(self._timers[0][0])
+        if self._acked_count and self.backfill_completed_at is not None:
+            purge = self.backfill_completed_at + ACK_RETENTION_US + 1
+            if purge > now:
+                moments.append(purge)
+        return min(moments) if moments else None
+
     # -- ack and nack (§4.4, §4.6) --------------------------------------------------------
 
     def ack(self, ack_ids: list[str], now: int) -> None:

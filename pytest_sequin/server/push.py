@@ -43,10 +43,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from .consumer import ACK_RETENTION_US, Consumer
+from .consumer import Consumer
 from .engine import Engine
 from .errors import ApiError
-from .models import ACKED, IN_FLIGHT, Message
+from .models import Message
 
 log = logging.getLogger("pytest_sequin.server.push")
 
@@ -266,18 +266,7 @@ class _Worker:
     def _idle_seconds(self, consumer: Consumer, now: int) -> float:
         """Until the earliest moment a receive could find work without any new request: a
         visibility deadline, or the purge of kept acked rows that fill the window (§4.2)."""
-        soonest: int | None = None
-        for row in consumer.rows.values():
-            if row.state in IN_FLIGHT and row.not_visible_until is not None:
-                moment = row.not_visible_until
-            elif row.state == ACKED and consumer.backfill_completed_at is not None:
-                moment = consumer.backfill_completed_at + ACK_RETENTION_US + 1
-            else:
-                continue
-            if moment <= now:  # already passed and still no work: the row is outside the window
-                continue
-            if soonest is None or moment < soonest:
-                soonest = moment
+        soonest = consumer.next_change_us(now)
         if soonest is None:
             return self.owner.idle_poll
         return min(max((soonest - now) / 1_000_000, 0.001), self.owner.idle_poll)

@@ -205,3 +205,25 @@ def test_an_emulator_crash_is_answered_as_a_json_500(engine, monkeypatch, caplog
     response = handle(engine, Request("GET", "/api/streams", {"accept": "*/*"}))
     assert (response.status, response.body) == (500, b'{"errors":{"detail":"Internal Server Error"}}')
     assert "boom" in caplog.text
+
+
+def test_next_change_is_the_first_visibility_deadline_or_the_purge_of_kept_acked_rows(engine, clock):
+    """What push delivery sleeps until when it finds nothing to do (O(1), no scan of rows)."""
+    cid = _setup(engine, ack_wait_ms=1000, max_ack_pending=1)
+    consumer = engine.consumers[cid]
+    now = clock.now_us()
+    assert consumer.next_change_us(now) is None  # nothing in flight, nothing kept
+    _publish(engine, ("a", "1"), ("b", "2"))
+    [(ack_id, key, _)] = _receive(engine, cid)
+    assert key == "b"  # the lower seq: the last element of a request is written first
+    assert consumer.next_change_us(now) == now + 1_000_000  # the row's visibility deadline
+    engine.ack(cid, {"ack_ids": [ack_id]})  # kept (young consumer), and it fills the window
+    assert _receive(engine, cid) == []
+    purge = consumer.backfill_completed_at + 300 * 1_000_000 + 1
+    assert consumer.next_change_us(now) == now + 1_000_000  # a stale timer entry: wakes early
+    clock.advance(1.5)
+    assert _receive(engine, cid) == []  # pops the passed timer; the acked row still blocks
+    assert consumer.next_change_us(clock.now_us()) == purge
+    clock.advance(300)
+    assert consumer.next_change_us(clock.now_us()) is None  # past the purge: the next receive does it
+    assert [k for _, k, _ in _receive(engine, cid)] == ["a"]
