@@ -36,7 +36,9 @@ class SequinClock:
         if isinstance(seconds, timedelta):
             seconds = seconds.total_seconds()
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-            raise TypeError(f"sequin_clock.advance() takes a number of seconds, got {seconds!r}")
+            raise TypeError(
+                f"sequin_clock.advance() takes a number of seconds or a timedelta, got {seconds!r}"
+            )
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"sequin_clock.advance() takes a finite number of seconds >= 0, got {seconds!r}")
         if self._sleep is not None:

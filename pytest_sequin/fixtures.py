@@ -29,6 +29,7 @@ from pytest_sequin.factories import (
 )
 from pytest_sequin.naming import NameFactory
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
+from pytest_sequin.warning_types import SequinSharedClockWarning
 
 
 def _state(request: pytest.FixtureRequest) -> SequinState:
@@ -220,15 +221,14 @@ def sequin_clock(
     state = _state(request)
     if clock.controllable and _server_is_shared(state, sequin_server) and not state.warned_shared_clock:
         state.warned_shared_clock = True
-        warnings.warn(
-            SequinSharedClockWarning(
-                f"sequin_clock moves the clock of a server that other processes may share "
-                f"({sequin_server.description}): their visibility timeouts and acked-row "
-                "retention move with it. Clock tests are safe on the default embedded server "
-                "(one per process, one per xdist worker)."
-            ),
-            stacklevel=2,
+        message = (
+            f"sequin_clock moves the clock of a server that other processes may share "
+            f"({sequin_server.description}): their visibility timeouts and acked-row "
+            "retention move with it. Clock tests are safe on the default embedded server "
+            "(one per process, one per xdist worker)."
         )
+        path, line, _ = request.node.location  # point at the test, not at pytest's fixture code
+        warnings.warn_explicit(SequinSharedClockWarning(message), SequinSharedClockWarning, path, line + 1)
     if not clock.controllable:
         if _state(request).config.clock_sleep:
             return SequinClock(sequin_url, sleep=time.sleep)
@@ -237,10 +237,6 @@ def sequin_clock(
             f"({sequin_server.description}) has none. Pass --sequin-clock-sleep to sleep for real."
         )
     return clock
-
-
-class SequinSharedClockWarning(pytest.PytestWarning):
-    """sequin_clock was used on a server that other processes may be using too."""
 
 
 def _server_is_shared(state: SequinState, server: RunningServer) -> bool:

@@ -46,14 +46,11 @@ from pytest_sequin.naming import NameFactory, new_run_token
 from pytest_sequin.selection import mark_expression_excludes
 from pytest_sequin.state import REPORTS_KEY, RESOURCES_KEY, STATE_KEY, SequinState
 from pytest_sequin.sweep import sweep_orphans
+from pytest_sequin.warning_types import SequinCleanupWarning
 
 WORKERINPUT_TOKEN = "pytest_sequin_run_token"
 WORKERINPUT_SERVER = "pytest_sequin_server"
 WORKERINPUT_BACKEND = "pytest_sequin_backend"
-
-
-class SequinCleanupWarning(pytest.PytestWarning):
-    """pytest-sequin could not delete a stream or consumer a test created."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -222,18 +219,27 @@ def server_on_demand(state: SequinState) -> RunningServer:
     time): the URL check or the Docker start that was skipped at collection happens now.
 
     If that fails, the session stops with the same one message it would have given at session
-    start (``pytest.exit``), rather than one error per test. Under xdist with ``-m`` ruling the
-    ``sequin`` marker out, each worker that gets here starts its own Docker server: the
-    controller, which would share one, did not know one was needed.
+    start (``pytest.exit``), rather than one error per test. An xdist worker cannot stop the
+    run (xdist reports an exit inside a test as an internal error), so there the test fails
+    with the message, and later tests of that worker fail with it at once, without waiting
+    again. Under xdist with ``-m`` ruling the ``sequin`` marker out, each worker that gets here
+    starts its own Docker server: the controller, which would share one, did not know one was
+    needed.
     """
     if state.server is None:
-        if state.choice is None:
-            state.choice = select_backend(state.config)
-        try:
-            state.server = start_server(state.config, choice=state.choice)
-        except SequinUnavailable as exc:
-            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
-        _started(state)
+        if state.unavailable is None:
+            if state.choice is None:
+                state.choice = select_backend(state.config)
+            try:
+                state.server = start_server(state.config, choice=state.choice)
+            except SequinUnavailable as exc:
+                state.unavailable = str(exc)
+            else:
+                _started(state)
+                return state.server
+        if not state.is_worker:
+            pytest.exit(state.unavailable, returncode=pytest.ExitCode.USAGE_ERROR)
+        pytest.fail(state.unavailable, pytrace=False)
     return state.server
 
 

@@ -43,6 +43,8 @@ class SequinState:
     cleanup_failures: list[str] = field(default_factory=list)
     warned_cleanup: bool = False
     warned_shared_clock: bool = False
+    #: Why the server could not be had when a test asked for it at run time (the message).
+    unavailable: str | None = None
     #: Streams used by a test that failed: a module- or session-scoped one is kept for
     #: --sequin-keep when its scope ends.
     failed_streams: set[str] = field(default_factory=set)

@@ -315,12 +315,14 @@ class ConsumerHandle(_Handle):
         each receive asks for no more than are still missing, so nothing beyond them is put in
         flight (where the worker under test could not see it for ``ack_wait_ms``).
         """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"receive_until() takes a count >= 0, got {count!r}")
         deadline = time.monotonic() + timeout
         received: List[ReceivedMessage] = []
-        while True:
-            received += self.receive(max(1, min(batch_size, 1000, count - len(received))))
+        while len(received) < count:
+            received += self.receive(min(batch_size, 1000, count - len(received)))
             if len(received) >= count:
-                return received
+                break
             if time.monotonic() >= deadline:
                 shown = (
                     ", ".join(f"{m.key}={m.data[:30]!r} (seq {m.seq})" for m in received[:20]) or "nothing"
@@ -330,6 +332,7 @@ class ConsumerHandle(_Handle):
                     f"within {timeout:g} s: {shown}"
                 )
             time.sleep(poll_interval)
+        return received
 
     def expect_no_messages(self) -> None:
         """Assert nothing is deliverable right now, without receiving (so no state changes).

@@ -49,6 +49,13 @@ Result = Tuple[Optional[Any], Optional[Dict[str, Any]]]
 #: encoder on every call (what ``json.dumps`` does when given options).
 _encode_json = json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
+def _require_url(value: Any) -> str:
+    """A base URL must be a string (a malformed one fails each call as sequin-py's would)."""
+    if not isinstance(value, str):
+        raise TypeError(f"base_url must be a str such as 'http://localhost:7376', got {value!r}")
+    return value
+
+
 _UNREACHABLE = (
     "We can't reach Sequin on {base_url}. Double check that Sequin is running and confirm your "
     "Python client is configured properly"
@@ -103,7 +110,7 @@ class SequinClient:
             "user_agent": f"pytest-sequin/{_VERSION}",
             "headers": headers,
         }
-        self._base_url = base_url or os.environ.get("SEQUIN_URL", DEFAULT_BASE_URL)
+        self._base_url = _require_url(base_url or os.environ.get("SEQUIN_URL", DEFAULT_BASE_URL))
         self._transport = Transport(self._base_url, **self._transport_options)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -117,6 +124,7 @@ class SequinClient:
 
     @base_url.setter
     def base_url(self, value: str) -> None:
+        _require_url(value)
         if value == self._base_url:
             return
         old = self._transport

@@ -55,6 +55,11 @@ def test_receive_until_takes_exactly_count_and_leaves_the_rest_deliverable(consu
     got = handle.receive_until(3)
     assert len(got) == 3
     assert len(handle.peek(visible=True)) == 2  # not put in flight behind the worker's back
+    assert handle.receive_until(0) == []
+    assert len(handle.peek(visible=True)) == 2
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="count >= 0"):
+            handle.receive_until(bad)
 
 
 def test_handles_ack_receive_items_as_sequin_py_returns_them(consumer, sequin_base_url):

@@ -254,3 +254,13 @@ def test_assigning_base_url_repoints_the_client_like_sequin_py(sequin_base_url, 
     assert ours.delete_stream("pytest_nothing_here") == theirs.delete_stream("pytest_nothing_here")
     assert ours.delete_stream("pytest_nothing_here")[1]["status"] == 404
     assert ours.transport.base_url == sequin_base_url
+
+
+def test_a_base_url_that_is_not_a_string_is_refused_clearly():
+    for bad in (123, b"http://localhost:7376"):
+        with pytest.raises(TypeError, match="base_url must be a str"):
+            SequinClient(bad)
+    client = SequinClient("http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="base_url must be a str"):
+        client.base_url = None
+    assert client.base_url == "http://127.0.0.1:9"

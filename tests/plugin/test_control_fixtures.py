@@ -296,3 +296,7 @@ def test_moving_the_clock_of_a_shared_server_warns_once(pytester, standalone_ser
     result.assert_outcomes(passed=2)
     warned = result.stdout.str().count("SequinSharedClockWarning: sequin_clock moves the clock of a server")
     assert warned == (1 if shared else 0)
+    if shared:  # located at the test, and filterable by its documented name
+        result.stdout.fnmatch_lines(["*test_moving_the_clock_of_a_shared_server_warns_once.py:1: Sequin*"])
+        strict = pytester.runpytest("-W", "error::pytest_sequin.SequinSharedClockWarning", *args)
+        strict.assert_outcomes(passed=1, errors=1)

@@ -77,6 +77,29 @@ def test_a_dead_url_found_at_run_time_stops_the_session_with_one_message(pyteste
     assert "test_second" not in result.stdout.str().split("short test summary")[-1]
 
 
+def test_under_xdist_a_dead_url_found_at_run_time_fails_those_tests_with_the_message(pytester):
+    """A worker cannot end the run: pytest.exit there was an xdist INTERNALERROR."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("i", range(4))
+        def test_dynamic(request, i):
+            request.getfixturevalue("sequin_stream")
+
+        def test_plain():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "--sequin-url=http://127.0.0.1:9", "--sequin-timeout=0", "-m", "not sequin", "-n", "2"
+    )
+    result.assert_outcomes(failed=4, passed=1)
+    output = result.stdout.str()
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    assert output.count("the url Sequin server at http://127.0.0.1:9 is not ready") >= 4
+
+
 #: A Docker engine address where nothing answers (connection refused at once), so
 #: --sequin-docker=auto falls back even on a machine that has an engine.
 NO_ENGINE = "tcp://127.0.0.1:9"
