@@ -226,21 +226,19 @@ def server_on_demand(state: SequinState) -> RunningServer:
     starts its own Docker server: the controller, which would share one, did not know one was
     needed.
     """
-    if state.server is None:
-        if state.unavailable is None:
-            if state.choice is None:
-                state.choice = select_backend(state.config)
-            try:
-                state.server = start_server(state.config, choice=state.choice)
-            except SequinUnavailable as exc:
-                state.unavailable = str(exc)
-            else:
-                _started(state)
-                return state.server
-        if not state.is_worker:
-            pytest.exit(state.unavailable, returncode=pytest.ExitCode.USAGE_ERROR)
-        pytest.fail(state.unavailable, pytrace=False)
-    return state.server
+    if state.server is not None:
+        return state.server
+    if state.unavailable is None:
+        if state.choice is None:
+            state.choice = select_backend(state.config)
+        try:
+            _start(state)
+            return state.server  # type: ignore[return-value]  # set by _start
+        except pytest.UsageError as exc:
+            state.unavailable = str(exc)
+    if not state.is_worker:
+        pytest.exit(state.unavailable, returncode=pytest.ExitCode.USAGE_ERROR)
+    pytest.fail(state.unavailable, pytrace=False)
 
 
 def _started(state: SequinState) -> None:
